@@ -1,0 +1,146 @@
+"""Engine, sessions and schema migrations.
+
+``make_engine(settings)`` is the only place an engine is built: SQLite gets WAL, a busy timeout and
+foreign keys on every connection; PostgreSQL works through the URL as given. ``upgrade(engine)`` runs the
+Alembic migrations shipped inside the package (so a wheel install can migrate without a checkout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import ConfigError, StoreNotInitialized
+from store.settings import Settings
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "check_schema",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "make_sessionmaker",
+    "session_scope",
+    "upgrade",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Python's sqlite3 opens implicit transactions lazily; take control so BEGIN is explicit.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
+    # failing with "database is locked" when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(settings: Settings | str, **kwargs: Any) -> Engine:
+    """Build the engine for ``settings.database_url`` (or a URL string).
+
+    SQLite files get their parent folder created. Raises :class:`ConfigError` for a malformed URL or
+    a missing database driver.
+    """
+    url_text = settings if isinstance(settings, str) else settings.database_url
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise ConfigError(f"PAPERDIGEST_DATABASE_URL is not a valid database URL: {url_text!r}") from None
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    try:
+        if url.get_backend_name() == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                   **kwargs)
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        else:
+            kwargs.setdefault("pool_pre_ping", True)
+            engine = create_engine(url, **kwargs)
+    except (ImportError, ArgumentError) as exc:
+        raise ConfigError(f"PAPERDIGEST_DATABASE_URL: cannot use {url.drivername}: {exc}") from None
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    script_dir = resources.files("store") / "migrations"
+    cfg.set_main_option("script_location", str(script_dir))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Run migrations up to ``revision``; returns the resulting revision id."""
+    from alembic import command
+
+    cfg = _alembic_config(engine)
+    try:
+        command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open the database: {exc.orig}") from None
+    return current_revision(engine)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine as _ce
+
+    return ScriptDirectory.from_config(_alembic_config(_ce("sqlite://"))).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open the database: {exc.orig}") from None
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`StoreNotInitialized` unless the database is migrated to the head revision."""
+    try:
+        has_table = inspect(engine).has_table("alembic_version")
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open the database: {exc.orig}") from None
+    if not has_table:
+        raise StoreNotInitialized("the database has no paperdigest schema: run 'paperdigest init'")
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StoreNotInitialized(
+            f"the database schema is at {current}, the code expects {head}: run 'paperdigest db upgrade'"
+        )

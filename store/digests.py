@@ -1,0 +1,368 @@
+"""Digest rows: one per (reader, period), moving pending -> sending -> sent | failed | unknown.
+
+``claim_digest`` is the only way into ``sending``: a conditional UPDATE that succeeds for exactly one
+caller, so two concurrent runs never deliver the same digest twice. ``empty`` records a period where
+nothing passed the recommender's threshold (``note`` says why).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from store.errors import InvalidInput, NotFound
+from store.models import (
+    Batch,
+    BatchPaper,
+    Digest,
+    DigestItem,
+    Interaction,
+    Paper,
+    Reader,
+    utcnow,
+)
+
+__all__ = [
+    "DELIVERED_STATUSES",
+    "NewItem",
+    "candidate_paper_ids",
+    "claim_digest",
+    "fail_digest",
+    "fill_pending",
+    "find_digest",
+    "finish_digest",
+    "get_digest",
+    "get_or_create_digest",
+    "get_or_create_many",
+    "interactions_after",
+    "item_counts",
+    "items_with_papers",
+    "last_delivered_at",
+    "last_delivered_many",
+    "latest_interaction",
+    "list_digests",
+    "papers_by_id",
+    "recommender_inputs",
+    "release_digest",
+    "reopen_digest",
+    "seen_many",
+    "seen_paper_ids",
+]
+
+# A digest in one of these states may have reached the reader: its papers are never offered again.
+DELIVERED_STATUSES = ("sent", "sending", "unknown")
+_FINAL = ("sent", "failed", "unknown")
+
+
+@dataclass(frozen=True)
+class NewItem:
+    paper_id: str
+    score: float
+    reason: str
+
+
+def get_or_create_digest(
+    session: Session, reader_id: int, period: str, fmt: str, *, now: dt.datetime | None = None
+) -> Digest:
+    """The digest row for (reader, period), created ``pending`` if absent."""
+    return get_or_create_many(session, [(reader_id, period, fmt)], now=now)[(reader_id, period)]
+
+
+def get_or_create_many(
+    session: Session, wanted: Sequence[tuple[int, str, str]], *, now: dt.datetime | None = None
+) -> dict[tuple[int, str], Digest]:
+    """Bulk :func:`get_or_create_digest` for ``(reader_id, period, format)`` triples.
+
+    Safe against a concurrent run creating the same rows: the insert skips existing (reader,
+    period) pairs (``ON CONFLICT DO NOTHING``) and the rows are then read back.
+    """
+    for _, period, _ in wanted:
+        if not period or len(period) > 64:
+            raise InvalidInput(f"digest period must be 1-64 characters, got {period!r}")
+    keys = {(rid, period): fmt for rid, period, fmt in wanted}
+    found = _find_many(session, keys)
+    missing = [{"reader_id": rid, "period": period, "format": fmt, "status": "pending",
+                "attempts": 0, "created_at": now or utcnow()}
+               for (rid, period), fmt in keys.items() if (rid, period) not in found]
+    if missing:
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        for start in range(0, len(missing), 500):
+            session.execute(upsert(Digest).values(missing[start:start + 500])
+                            .on_conflict_do_nothing(index_elements=["reader_id", "period"]))
+        found = _find_many(session, keys)
+    return found
+
+
+def _find_many(session: Session, keys: Mapping[tuple[int, str], str]) -> dict[tuple[int, str], Digest]:
+    found: dict[tuple[int, str], Digest] = {}
+    reader_ids = sorted({rid for rid, _ in keys})
+    periods = sorted({p for _, p in keys})
+    for start in range(0, len(reader_ids), 500):
+        rows = session.scalars(select(Digest).where(Digest.reader_id.in_(reader_ids[start:start + 500]),
+                                                    Digest.period.in_(periods))
+                               .execution_options(populate_existing=True))
+        for row in rows:
+            if (row.reader_id, row.period) in keys:
+                found[(row.reader_id, row.period)] = row
+    return found
+
+
+def item_counts(session: Session, digest_ids: Sequence[int]) -> dict[int, int]:
+    """Number of items per digest (0 for digests without items)."""
+    out = dict.fromkeys(digest_ids, 0)
+    ids = list(digest_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(DigestItem.digest_id, func.count())
+                               .where(DigestItem.digest_id.in_(ids[start:start + 500]))
+                               .group_by(DigestItem.digest_id))
+        out.update({digest_id: count for digest_id, count in rows})
+    return out
+
+
+def fill_pending(session: Session, filled: Mapping[int, Sequence[NewItem]], empty: Mapping[int, str]
+                 ) -> set[int]:
+    """Give pending digests their items, or mark them ``empty`` with a note, in bulk.
+
+    Digests that are no longer pending (another run got there first) are left alone; returns the
+    ids that were changed.
+    """
+    ids = sorted({*filled, *empty})
+    pending: set[int] = set()
+    for start in range(0, len(ids), 500):
+        # FOR UPDATE (PostgreSQL; SQLite's write lock is already held) makes a concurrent run wait
+        # here; it then sees this run's items below and leaves the digest alone.
+        pending.update(session.scalars(select(Digest.id).where(Digest.id.in_(ids[start:start + 500]),
+                                                               Digest.status == "pending")
+                                       .order_by(Digest.id).with_for_update()))
+    pending -= {d for d, n in item_counts(session, sorted(pending)).items() if n}
+    rows = [{"digest_id": digest_id, "paper_id": item.paper_id, "rank": rank, "score": float(item.score),
+             "reason": item.reason}
+            for digest_id, items in filled.items() if digest_id in pending
+            for rank, item in enumerate(items, start=1)]
+    touched = [d for d in ids if d in pending]
+    if rows:
+        session.execute(insert(DigestItem), rows)
+    for digest_id, note in empty.items():
+        if digest_id in pending:
+            session.execute(update(Digest).where(Digest.id == digest_id)
+                            .values(status="empty", note=note).execution_options(synchronize_session=False))
+    return set(touched)
+
+
+def last_delivered_many(session: Session, reader_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """Bulk :func:`last_delivered_at`: readers without a delivered digest are absent."""
+    out: dict[int, dt.datetime] = {}
+    ids = list(reader_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Digest.reader_id, func.max(Digest.created_at))
+            .where(Digest.reader_id.in_(ids[start:start + 500]), Digest.status.in_(DELIVERED_STATUSES))
+            .group_by(Digest.reader_id))
+        for reader_id, when in rows:
+            if when is not None:
+                # func.max loses the column type on SQLite: bring the text back to an aware time.
+                out[reader_id] = _aware(when)
+    return out
+
+
+def seen_many(session: Session, reader_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Bulk :func:`seen_paper_ids`."""
+    out: dict[int, set[str]] = {rid: set() for rid in reader_ids}
+    ids = list(reader_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        sent = session.execute(
+            select(Digest.reader_id, DigestItem.paper_id).join(Digest, Digest.id == DigestItem.digest_id)
+            .where(Digest.reader_id.in_(chunk), Digest.status.in_(DELIVERED_STATUSES)))
+        reacted = session.execute(
+            select(Interaction.reader_id, Interaction.paper_id)
+            .where(Interaction.reader_id.in_(chunk), Interaction.current.is_(True)))
+        for reader_id, paper_id in [*sent, *reacted]:
+            out[reader_id].add(paper_id)
+    return out
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def fail_digest(session: Session, digest: Digest, error: str) -> None:
+    """A pending digest that cannot be delivered at all (e.g. the reader has no valid address)."""
+    digest.status = "failed"
+    digest.error = error
+    session.flush()
+
+
+def claim_digest(session: Session, digest_id: int, message_id: str) -> bool:
+    """Move a pending digest to ``sending``. True for exactly one caller; False if already taken."""
+    result = session.execute(
+        update(Digest)
+        .where(Digest.id == digest_id, Digest.status == "pending")
+        .values(status="sending", message_id=message_id, attempts=Digest.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def finish_digest(
+    session: Session, digest_id: int, status: str, *, error: str | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record the outcome of a delivery attempt of a ``sending`` digest."""
+    if status not in _FINAL:
+        raise InvalidInput(f"a delivery ends sent, failed or unknown, not {status!r}")
+    values: dict[str, object] = {"status": status, "error": error}
+    if status == "sent":
+        values["sent_at"] = now or utcnow()
+    session.execute(update(Digest).where(Digest.id == digest_id, Digest.status == "sending")
+                    .values(**values).execution_options(synchronize_session=False))
+
+
+def release_digest(session: Session, digest_id: int, error: str) -> None:
+    """A temporary failure: nothing was delivered, so the digest goes back to ``pending``."""
+    session.execute(update(Digest).where(Digest.id == digest_id, Digest.status == "sending")
+                    .values(status="pending", error=error).execution_options(synchronize_session=False))
+
+
+def reopen_digest(session: Session, digest_id: int) -> Digest:
+    """Operator's explicit resend: a ``failed`` or ``unknown`` digest becomes ``pending`` again."""
+    digest = get_digest(session, digest_id)
+    if digest.status not in ("failed", "unknown"):
+        raise InvalidInput(
+            f"digest {digest_id} is {digest.status}; only failed or unknown digests can be resent"
+        )
+    digest.status = "pending"
+    session.flush()
+    return digest
+
+
+def find_digest(session: Session, reader_id: int, period: str) -> Digest | None:
+    return session.scalar(select(Digest).where(Digest.reader_id == reader_id, Digest.period == period))
+
+
+def get_digest(session: Session, digest_id: int) -> Digest:
+    digest = session.scalar(
+        select(Digest).where(Digest.id == digest_id)
+        .options(selectinload(Digest.items).selectinload(DigestItem.paper))
+    )
+    if digest is None:
+        raise NotFound(f"no digest with id {digest_id}")
+    return digest
+
+
+def list_digests(
+    session: Session, *, reader_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[Digest]:
+    """Newest first."""
+    stmt = select(Digest).order_by(Digest.created_at.desc(), Digest.id.desc()).limit(limit)
+    if reader_id is not None:
+        stmt = stmt.where(Digest.reader_id == reader_id)
+    if status:
+        stmt = stmt.where(Digest.status == status)
+    return list(session.scalars(stmt))
+
+
+def last_delivered_at(session: Session, reader_id: int, *, exclude_id: int | None = None
+                      ) -> dt.datetime | None:
+    """When the reader's newest possibly-delivered digest was built (None before the first)."""
+    stmt = select(func.max(Digest.created_at)).where(
+        Digest.reader_id == reader_id, Digest.status.in_(DELIVERED_STATUSES)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Digest.id != exclude_id)
+    return session.scalar(stmt)
+
+
+def seen_paper_ids(session: Session, reader_id: int) -> set[str]:
+    """Papers the reader must not be offered: already in a delivered digest, liked or disliked."""
+    sent = session.scalars(
+        select(DigestItem.paper_id).join(Digest, Digest.id == DigestItem.digest_id)
+        .where(Digest.reader_id == reader_id, Digest.status.in_(DELIVERED_STATUSES))
+    )
+    reacted = session.scalars(
+        select(Interaction.paper_id).where(Interaction.reader_id == reader_id,
+                                           Interaction.current.is_(True))
+    )
+    return set(sent) | set(reacted)
+
+
+def candidate_paper_ids(session: Session, since: dt.datetime, until: dt.datetime) -> list[str]:
+    """Papers in batches fetched in ``(since, until]``, in batch then page order, no repeats."""
+    rows = session.execute(
+        select(BatchPaper.paper_id)
+        .join(Batch, Batch.id == BatchPaper.batch_id)
+        .where(Batch.fetched_at > since, Batch.fetched_at <= until)
+        .order_by(Batch.fetched_at, Batch.id, BatchPaper.position)
+    )
+    return list(dict.fromkeys(pid for (pid,) in rows))
+
+
+def latest_interaction(session: Session) -> tuple[int, dt.datetime | None]:
+    """(id, time) of the newest interaction: the model's watermark. (0, None) when there is none."""
+    row = session.execute(
+        select(Interaction.id, Interaction.created_at).order_by(Interaction.id.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else (0, None)
+
+
+def interactions_after(session: Session, after_id: int) -> pd.DataFrame:
+    """Feedback newer than a watermark, as the recommender's light update wants it.
+
+    Same columns and filters as :func:`store.feedback.interactions_frame`: ``reader`` (str),
+    ``paper``, ``kind``, ``time``; current likes/dislikes plus clicks of subscribed readers.
+    """
+    rows = session.execute(
+        select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
+        .join(Reader, Reader.id == Interaction.reader_id)
+        .where(Interaction.id > after_id, Reader.status != "unsubscribed")
+        .where((Interaction.current.is_(True)) | (Interaction.kind == "click"))
+        .order_by(Interaction.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
+    frame["reader"] = frame["reader"].astype(str)
+    return frame
+
+
+def items_with_papers(session: Session, digest_ids: Sequence[int]
+                      ) -> dict[int, list[tuple[DigestItem, Paper]]]:
+    """Items of several digests with their papers, by digest id, in rank order."""
+    out: dict[int, list[tuple[DigestItem, Paper]]] = {d: [] for d in digest_ids}
+    ids = list(digest_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(DigestItem, Paper).join(Paper, Paper.id == DigestItem.paper_id)
+            .where(DigestItem.digest_id.in_(ids[start:start + 500]))
+            .order_by(DigestItem.digest_id, DigestItem.rank)
+        )
+        for item, paper in rows:
+            out[item.digest_id].append((item, paper))
+    return out
+
+
+def recommender_inputs(session: Session) -> tuple[list[Paper], list[Reader]]:
+    """Every paper and every reader who has not unsubscribed: what a model refit reads."""
+    papers = list(session.scalars(select(Paper).order_by(Paper.id)))
+    readers = list(session.scalars(select(Reader).where(Reader.status != "unsubscribed")
+                                   .order_by(Reader.id)))
+    return papers, readers
+
+
+def papers_by_id(session: Session, ids: Sequence[str]) -> dict[str, Paper]:
+    """Paper rows for the given ids (missing ids are simply absent)."""
+    out: dict[str, Paper] = {}
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), 500):
+        for paper in session.scalars(select(Paper).where(Paper.id.in_(ids[start:start + 500]))):
+            out[paper.id] = paper
+    return out
+

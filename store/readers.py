@@ -1,0 +1,223 @@
+"""Readers (subscribers): validation, create, read, update, remove, CSV import."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.errors import AlreadyExists, InvalidInput, NotFound
+from store.models import CADENCES, FORMATS, READER_STATUSES, Reader, utcnow
+
+__all__ = [
+    "WEEKDAYS",
+    "ReaderFields",
+    "add_reader",
+    "fields_from_row",
+    "find_reader",
+    "list_readers",
+    "mask_email",
+    "remove_reader",
+    "update_reader",
+    "validate_email",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Deliberately simple: one @, a dotted domain, no spaces or angle brackets. Deliverability is the
+# SMTP server's call; this catches typos and header injection.
+_EMAIL_RE = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+def validate_email(value: str) -> str:
+    """Return the address trimmed, domain lower-cased; raise :class:`InvalidInput` if invalid."""
+    email = (value or "").strip()
+    if not email:
+        raise InvalidInput("email address is empty")
+    if len(email) > 320 or not _EMAIL_RE.match(email):
+        raise InvalidInput(f"invalid email address {email!r}")
+    local, domain = email.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def mask_email(email: str) -> str:
+    """``alice@example.org`` -> ``a***@example.org``: what logs may show."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+@dataclass
+class ReaderFields:
+    """Editable reader fields; ``None`` means 'leave as is' for updates."""
+
+    email: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    cadence: str | None = None
+    weekday: str | int | None = None
+    send_hour: int | None = None
+    digest_size: int | None = None
+    format: str | None = None
+    keywords: list[str] | None = None
+    status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validated(self) -> dict[str, Any]:
+        """Checked, normalized values of the fields that are set."""
+        out: dict[str, Any] = {}
+        if self.email is not None:
+            out["email"] = validate_email(self.email)
+        if self.name is not None:
+            out["name"] = self.name.strip()[:200]
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise InvalidInput(f"unknown time zone {self.timezone!r} (use an IANA name such"
+                                   " as Europe/Berlin)") from None
+            out["timezone"] = self.timezone
+        if self.cadence is not None:
+            cadence = self.cadence.strip().lower().replace("-", "_").replace(" ", "_")
+            if cadence not in CADENCES:
+                raise InvalidInput(f"cadence must be one of {', '.join(CADENCES)}, got {self.cadence!r}")
+            out["cadence"] = cadence
+        if self.weekday is not None:
+            out["weekday"] = _weekday(self.weekday)
+        if self.send_hour is not None:
+            if not 0 <= int(self.send_hour) <= 23:
+                raise InvalidInput(f"send hour must be 0-23, got {self.send_hour}")
+            out["send_hour"] = int(self.send_hour)
+        if self.digest_size is not None:
+            if not 1 <= int(self.digest_size) <= 100:
+                raise InvalidInput(f"digest size must be 1-100, got {self.digest_size}")
+            out["digest_size"] = int(self.digest_size)
+        if self.format is not None:
+            fmt = self.format.strip().lower()
+            if fmt not in FORMATS:
+                raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+            out["format"] = fmt
+        if self.keywords is not None:
+            out["keywords"] = _keywords(self.keywords)
+        if self.status is not None:
+            if self.status not in READER_STATUSES:
+                raise InvalidInput(f"status must be one of {', '.join(READER_STATUSES)}")
+            out["status"] = self.status
+        return out
+
+
+def _weekday(value: str | int) -> int:
+    if isinstance(value, int) or str(value).strip().isdigit():
+        day = int(value)
+        if 0 <= day <= 6:
+            return day
+    else:
+        text = str(value).strip().lower()[:3]
+        if text in WEEKDAYS:
+            return WEEKDAYS.index(text)
+    raise InvalidInput(f"weekday must be mon..sun or 0-6, got {value!r}")
+
+
+def _keywords(values: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            word = " ".join(part.split())[:100]
+            if word and word.lower() not in {k.lower() for k in out}:
+                out.append(word)
+    return out[:50]
+
+
+def add_reader(session: Session, fields: ReaderFields) -> Reader:
+    """Create a reader; raises :class:`AlreadyExists` if the email is taken."""
+    values = fields.validated()
+    if "email" not in values:
+        raise InvalidInput("a reader needs an email address")
+    if values.get("cadence") == "weekly" and values.get("weekday") is None:
+        values["weekday"] = 0
+    if session.scalar(select(Reader.id).where(func.lower(Reader.email) == values["email"].lower())):
+        raise AlreadyExists(f"a reader with email {values['email']} exists already")
+    reader = Reader(**values)
+    session.add(reader)
+    session.flush()
+    return reader
+
+
+def find_reader(session: Session, ref: str | int) -> Reader:
+    """A reader by numeric id or email (case-insensitive)."""
+    text = str(ref).strip()
+    reader = None
+    if text.isdigit():
+        reader = session.get(Reader, int(text))
+    if reader is None and "@" in text:
+        reader = session.scalar(select(Reader).where(func.lower(Reader.email) == text.lower()))
+    if reader is None:
+        raise NotFound(f"no reader {text!r}")
+    return reader
+
+
+def list_readers(session: Session, status: str | None = None) -> list[Reader]:
+    stmt = select(Reader).order_by(Reader.id)
+    if status:
+        stmt = stmt.where(Reader.status == status)
+    return list(session.scalars(stmt))
+
+
+def update_reader(session: Session, reader: Reader, fields: ReaderFields) -> Reader:
+    values = fields.validated()
+    new_email = values.get("email")
+    if new_email and new_email.lower() != reader.email.lower():
+        taken = session.scalar(select(Reader.id).where(func.lower(Reader.email) == new_email.lower()))
+        if taken:
+            raise AlreadyExists(f"a reader with email {new_email} exists already")
+    if values.get("cadence") == "weekly" and values.get("weekday", reader.weekday) is None:
+        values["weekday"] = 0
+    if values.get("status") == "unsubscribed" and reader.status != "unsubscribed":
+        reader.unsubscribed_at = utcnow()
+    for key, value in values.items():
+        setattr(reader, key, value)
+    reader.updated_at = utcnow()
+    session.flush()
+    return reader
+
+
+def remove_reader(session: Session, reader: Reader) -> None:
+    """Delete a reader with their interactions and digests (cascade)."""
+    session.delete(reader)
+    session.flush()
+
+
+def fields_from_row(row: Mapping[str, str]) -> ReaderFields:
+    """ReaderFields from a CSV row (import). Unknown columns are kept in ``extra``."""
+    known = {"email", "name", "timezone", "cadence", "weekday", "send_hour", "digest_size",
+             "format", "keywords", "status"}
+    get = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+
+    def opt(key: str) -> str | None:
+        return get.get(key) or None
+
+    def opt_int(key: str) -> int | None:
+        value = get.get(key)
+        if not value:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidInput(f"{key} must be a whole number, got {value!r}") from None
+
+    return ReaderFields(
+        email=get.get("email", ""),
+        name=opt("name"),
+        timezone=opt("timezone"),
+        cadence=opt("cadence"),
+        weekday=opt("weekday"),
+        send_hour=opt_int("send_hour"),
+        digest_size=opt_int("digest_size"),
+        format=opt("format"),
+        keywords=[k for k in get.get("keywords", "").replace(";", ",").split(",") if k.strip()],
+        extra={k: v for k, v in get.items() if k not in known},
+    )
