@@ -1,0 +1,158 @@
+"""Bytes or a file in, one validated :class:`NewBatch` out: format sniffing and the batch checks.
+
+Formats (``fmt``): ``page`` (scraped daily-papers page text), ``hf`` (Hugging Face daily papers API
+JSON), ``atom`` (arXiv API), ``rss`` (arXiv category feed), ``csv`` and ``json``. Without ``fmt`` the
+format is sniffed from the content (JSON, XML root element, a CSV header naming ``title``) and the file
+extension, falling back to page text.
+
+A parsed batch is checked as a whole before anything is written: every paper needs a title and an
+abstract, titles are at most :data:`store.papers.MAX_TITLE_CHARS` characters and no paper appears twice
+(by normalized title or arXiv id). The first defect rejects the whole batch with its line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+from ingest.errors import EmptyBatch, IngestError
+from ingest.feeds import parse_xml
+from ingest.page import parse_page
+from ingest.records import where
+from ingest.tables import is_hf_json, json_items, parse_csv, parse_hf, parse_json
+from ingest.text import MAX_INPUT_BYTES, check_size, decode
+from store.papers import NewBatch, NewPaper, validate_batch
+
+__all__ = ["DEFAULT_SOURCES", "FORMATS", "parse_bytes", "parse_file", "sniff_format"]
+
+FORMATS = ("page", "hf", "atom", "rss", "csv", "json")
+# Where a batch came from, unless the caller says otherwise; re-ingest is a no-op per (source, content).
+DEFAULT_SOURCES = {"page": "file", "csv": "file", "json": "file", "hf": "hf", "atom": "arxiv", "rss": "arxiv"}
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "page", ".xml": None, ".atom": "atom", ".rss": "rss"}
+
+
+def sniff_format(text: str, name: str = "") -> str:
+    """Guess the format of decoded text (``name`` is a file name or URL, for its extension)."""
+    head = text.lstrip()[:2048]
+    if head.startswith(("[", "{")):
+        return "json"  # "hf" versus plain JSON is decided on the parsed items
+    if head.startswith("<"):
+        return "xml"
+    suffix = Path(name.split("?", 1)[0]).suffix.lower()
+    if _EXTENSIONS.get(suffix) == "csv":
+        return "csv"
+    first = head.split("\n", 1)[0].lower()
+    cells = {c.strip().strip('"') for c in first.replace("\t", ",").split(",")}
+    if "title" in cells and len(cells) > 1:
+        return "csv"
+    return "page"
+
+
+def _check(batch: NewBatch) -> NewBatch:
+    if not batch.papers:
+        raise EmptyBatch(f"{batch.label}: no papers found")
+    for number, paper in enumerate(batch.papers, start=1):
+        at = where(batch.label, paper.line, number)
+        if not paper.title.strip():
+            raise IngestError(f"{at}: paper has no title")
+        if not paper.abstract.strip():
+            raise IngestError(f"{at}: title {paper.title[:60]!r} has no abstract")
+    validate_batch(batch)
+    return batch
+
+
+def _batch_date(papers: list[NewPaper]) -> dt.date | None:
+    days = Counter(p.published for p in papers if p.published)
+    return days.most_common(1)[0][0] if days else None
+
+
+def parse_bytes(
+    data: bytes,
+    *,
+    label: str,
+    source: str | None = None,
+    fmt: str | None = None,
+    today: dt.date | None = None,
+) -> NewBatch:
+    """Parse one batch from raw bytes.
+
+    Parameters
+    ----------
+    data
+        The file or response body.
+    label
+        What to call the input in messages and in the batch record (file path or URL).
+    source
+        Batch source name; default by format (``hf``, ``arxiv``, or ``file``).
+    fmt
+        One of :data:`FORMATS`; sniffed when None.
+    today
+        The day the page was saved, for the year of a page's ``Jul 4`` date line (default: today).
+
+    Raises
+    ------
+    IngestError
+        One line naming ``label`` (and the line) for empty, binary, oversized, invalid UTF-8,
+        malformed or truncated input, a title with no abstract, an overlong title or a repeated paper.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise IngestError(f"{label}: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    text = decode(data, label)
+    kind = fmt or sniff_format(text, label)
+    day: dt.date | None = None
+    if kind in {"json", "hf"}:
+        items = json_items(text, label)
+        if kind == "hf" or (fmt is None and is_hf_json(items)):
+            kind, papers = "hf", parse_hf(text, label)
+        else:
+            papers = parse_json(text, label)
+        day = _batch_date(papers)
+    elif kind in {"xml", "atom", "rss"}:
+        found, day, papers = parse_xml(text, label)
+        if fmt is not None and found != fmt:
+            raise IngestError(f"{label}: expected an {fmt} document but this is {found}")
+        kind = found
+    elif kind == "csv":
+        papers = parse_csv(text, label)
+        day = _batch_date(papers)
+    else:
+        day, papers = parse_page(text, label, today or dt.date.today())
+    batch = NewBatch(source=source or DEFAULT_SOURCES[kind], label=label, papers=papers, date=day)
+    return _check(batch)
+
+
+def parse_file(
+    path: Path,
+    *,
+    source: str | None = None,
+    fmt: str | None = None,
+    today: dt.date | None = None,
+) -> NewBatch:
+    """Parse one batch file; ``today`` defaults to the file's modification day (when it was saved).
+
+    Raises :class:`IngestError` as :func:`parse_bytes` does, and for a missing or unreadable path.
+    The size limit is checked before the file is read.
+    """
+    path = Path(path)
+    label = str(path)
+    try:
+        stat = path.stat()
+        if not path.is_file():
+            raise IngestError(f"{label}: not a file")
+        check_size(stat.st_size, label)
+        with path.open("rb") as handle:
+            # read(n) allocates n bytes up front: ask for the file's size, not the limit.
+            data = handle.read(stat.st_size + 1)
+            if len(data) > stat.st_size:  # the file grew while we read it
+                data += handle.read(MAX_INPUT_BYTES + 1 - len(data))
+        check_size(len(data), label)
+    except FileNotFoundError:
+        raise IngestError(f"{label}: no such file") from None
+    except PermissionError:
+        raise IngestError(f"{label}: permission denied") from None
+    except IsADirectoryError:
+        raise IngestError(f"{label}: not a file") from None
+    if today is None:
+        today = dt.datetime.fromtimestamp(stat.st_mtime).date()
+    return parse_bytes(data, label=label, source=source, fmt=fmt, today=today)

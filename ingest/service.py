@@ -1,0 +1,17 @@
+"""Storing a parsed batch: one store call, one transaction."""
+
+from __future__ import annotations
+
+from store import Store
+from store.papers import BatchResult, NewBatch, upsert_batch_atomic
+
+__all__ = ["ingest_batch"]
+
+
+def ingest_batch(store: Store, batch: NewBatch) -> BatchResult:
+    """Upsert ``batch`` in one transaction; nothing is written if anything fails.
+
+    Returns ``created=False`` (and changes nothing) when the same source and content were ingested
+    before. Raises :class:`store.errors.InvalidInput` for a batch that fails validation.
+    """
+    return upsert_batch_atomic(store.sessions, batch)
