@@ -1,0 +1,216 @@
+"""Digest view-models and their rendering: HTML email, plain text, archive page and index.
+
+Templates live in the ``templates`` package and are rendered by one Jinja2 environment with
+autoescaping on for ``.html`` (plain text is not HTML, so ``.txt`` is not escaped). Templates see
+view-models only — never ORM rows — so rendering needs no database session.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+import jinja2
+
+__all__ = [
+    "DigestView",
+    "IndexEntry",
+    "ItemView",
+    "authors_line",
+    "environment",
+    "format_period",
+    "render_email_html",
+    "render_index",
+    "render_page",
+    "render_text",
+    "render_web_page",
+    "shorten",
+    "snippet",
+]
+
+SNIPPET_CHARS = 300
+TITLE_CHARS = 300  # a 2,000-character title must not swallow the email
+SHORT_TITLE_CHARS = 80
+_NEWLINES = re.compile(r"\s*\n\s*")
+# Jinja constructs, and the includes of the email template (flattened before inlining).
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_INCLUDE = re.compile(r'[ \t]*\{%-?\s*include\s+"([^"]+)"\s*-?%\}\n?')
+_MARK = re.compile("<!--\ue000([0-9]+)\ue001-->|\ue000([0-9]+)\ue001")
+
+
+@dataclass(frozen=True)
+class ItemView:
+    rank: int
+    paper_id: str
+    title: str
+    short_title: str
+    link_url: str | None  # click-tracking link, None when the paper has no URL
+    authors: str
+    snippet: str
+    reason: str
+    more_url: str
+    less_url: str
+
+
+@dataclass(frozen=True)
+class DigestView:
+    subject: str
+    heading: str
+    intro: str
+    period: str
+    reader_email: str
+    keywords: str
+    items: Sequence[ItemView]
+    unsubscribe_url: str
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    period: str
+    href: str
+    count: int
+    top_title: str
+
+
+def shorten(text: str, limit: int) -> str:
+    """Collapse whitespace and cut at a word boundary before ``limit`` characters, adding '…'."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    # Cut at a word when one ends reasonably close; a single giant word is cut where it is.
+    if space >= limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def snippet(abstract: str, limit: int = SNIPPET_CHARS) -> str:
+    return shorten(abstract, limit)
+
+
+def authors_line(authors: Sequence[str] | None, limit: int = 6) -> str:
+    names = [" ".join(str(a).split()) for a in (authors or []) if str(a).strip()]
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + f" et al. ({len(names)} authors)"
+    return ", ".join(names)
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The one template environment (built on first use, not at import)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("templates", ""),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True,
+                                            default=True, disabled_extensions=("txt",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    # keep_at_rules keeps the @media blocks (dark mode, narrow screens) in a <style> element;
+    # never fetch remote stylesheets.
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
+
+
+def _flatten(env: jinja2.Environment, name: str) -> str:
+    source = env.loader.get_source(env, name)[0] if env.loader else ""
+    return _INCLUDE.sub(lambda m: _flatten(env, m.group(1)), source)
+
+
+@functools.cache
+def _inlined_email_template() -> jinja2.Template | None:
+    """``email.html`` with its CSS inlined once, or None when that cannot be done faithfully.
+
+    The selectors match on tags and classes written in the template, never on values, so the
+    template itself can be inlined: each Jinja construct is hidden behind a marker (a comment for
+    statements, which may sit between table rows; text for expressions), the markup goes through
+    the same inliner, and the markers are put back. If a marker moved or vanished (the HTML parser
+    relocates text it finds in odd places), the caller inlines every rendered message instead.
+    """
+    env = environment()
+    hidden: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        hidden.append(match.group(0))
+        mark = f"\ue000{len(hidden) - 1}\ue001"
+        return mark if match.group(0).startswith("{{") else f"<!--{mark}-->"
+
+    skeleton = _JINJA.sub(hide, _flatten(env, "email.html"))
+    if "\ue000" in "".join(hidden):
+        return None
+    inlined = _inliner().inline(skeleton)
+    if not _in_order(inlined, len(hidden)):
+        return None
+    return env.from_string(_MARK.sub(lambda m: hidden[int(m.group(1) or m.group(2))], inlined))
+
+
+def _in_order(inlined: str, count: int) -> bool:
+    """Every marker once, in template order (attributes may be reordered within their tag)."""
+    keys = []
+    for match in _MARK.finditer(inlined):
+        at = match.start()
+        tag = inlined.rfind("<", 0, at)
+        if match.group(2) is not None and tag > inlined.rfind(">", 0, at):
+            at = tag
+        keys.append((at, int(match.group(1) or match.group(2))))
+    return [index for _, index in sorted(keys)] == list(range(count))
+
+
+def _join_lines(html: str) -> str:
+    """``_NEWLINES.sub(" ", html)`` without the regex: each whitespace run holding a newline -> " "."""
+    if "\n" not in html:
+        return html
+    lines = html.split("\n")
+    out = [lines[0].rstrip()]
+    out.extend(stripped for line in lines[1:-1] if (stripped := line.strip()))
+    out.append(lines[-1].lstrip())
+    return " ".join(out)
+
+
+def render_email_html(view: DigestView) -> str:
+    """The HTML part: CSS inlined, ``@media`` rules kept."""
+    # Line breaks between tags are just whitespace to HTML (there is no <pre>), but every line
+    # costs an SMTP server work; the message composer re-wraps at spaces under 998 octets.
+    template = _inlined_email_template()
+    if template is not None:
+        return _join_lines(template.render(view=view))
+    return _join_lines(_inliner().inline(environment().get_template("email.html").render(view=view)))
+
+
+def render_text(view: DigestView) -> str:
+    """The plain-text part, same content as the HTML."""
+    return environment().get_template("email.txt").render(view=view)
+
+
+def render_page(view: DigestView) -> str:
+    """The standalone archive page of one digest (a stylesheet, no inlining needed)."""
+    return environment().get_template("page.html").render(view=view)
+
+
+def render_index(entries: Sequence[IndexEntry]) -> str:
+    return environment().get_template("index.html").render(entries=entries)
+
+
+def render_web_page(heading: str, message: str = "", action: str | None = None, button: str = "",
+                    **extra: Any) -> str:
+    """The small pages of the feedback web app (confirm, thanks, errors)."""
+    return environment().get_template("web_page.html").render(
+        heading=heading, message=message, action=action, button=button, **extra
+    )
+
+
+def format_period(period: str) -> str:
+    """'batch:17' -> 'batch 17'; dates and ISO weeks unchanged."""
+    if period.startswith("batch:"):
+        return f"batch {period.split(':', 1)[1]}"
+    return period
+

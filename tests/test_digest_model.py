@@ -1,0 +1,73 @@
+"""The store <-> recommender bridge with the real HybridRecommender (TF-IDF content, fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _digest_helpers import GRAPH, VISION, add_batch, add_readers, now
+
+from digest import FileBackend, load_model, refit_model, send_digests
+from digest.model import MODEL_FILE, WATERMARK_FILE
+from store import Store, load_settings
+from store.digests import get_digest, list_digests
+from store.feedback import record_feedback
+
+
+@pytest.fixture
+def tfidf_store(home: Path) -> Store:
+    settings = load_settings(env={"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_CONTENT_BACKEND": "tfidf"})
+    store, _ = Store.initialise(settings)
+    return store
+
+
+def test_refit_writes_artifact_and_watermark(tfidf_store: Store) -> None:
+    papers = add_batch(tfidf_store, GRAPH + VISION)
+    [rid] = add_readers(tfidf_store, ("ann@example.org", ["graph"]))
+    with tfidf_store.transaction() as session:
+        record_feedback(session, rid, papers[0], "like", "cli")
+    info = refit_model(tfidf_store, tfidf_store.settings)
+    folder = tfidf_store.settings.model_dir
+    assert sorted(p.name for p in folder.iterdir()) == [WATERMARK_FILE, MODEL_FILE]  # no temp files left
+    mark = json.loads((folder / WATERMARK_FILE).read_text())
+    assert mark["watermark_id"] == info["watermark_id"] == 1
+    assert (info["papers"], info["readers"], info["interactions"]) == (5, 1, 1)
+
+
+def test_feedback_after_the_fit_reaches_the_next_ranking_without_a_refit(tfidf_store: Store) -> None:
+    settings = tfidf_store.settings
+    add_batch(tfidf_store, GRAPH + VISION, label="day1")
+    [rid] = add_readers(tfidf_store, ("ann@example.org", []))
+    refit_model(tfidf_store, settings)
+    model_file = settings.model_dir / MODEL_FILE
+    before = model_file.stat().st_mtime_ns
+    # A paper ingested after the fit, liked through a link: the light update must add both.
+    [fresh] = add_batch(tfidf_store, [("Graph neural networks for proteins", "Protein graphs.")],
+                        label="day2")
+    with tfidf_store.transaction() as session:
+        record_feedback(session, rid, fresh, "like", "email")
+    model = load_model(tfidf_store, settings)
+    assert model_file.stat().st_mtime_ns == before  # folded in, not refitted
+    cands = add_batch(tfidf_store, [("Graph pooling layers", "Pooling on graphs."),
+                                    ("Image super resolution", "Upscaling images.")], label="day3")
+    from digest.model import papers_frame
+    from store.digests import papers_by_id
+
+    with tfidf_store.transaction() as session:
+        frame = papers_frame(list(papers_by_id(session, cands).values()))
+    [top, *_] = model.rank([str(rid)], frame, k=2)[str(rid)]
+    assert top.paper_id == cands[0] and "Graph neural networks for proteins" in top.reason
+
+
+def test_send_with_the_real_model(tfidf_store: Store, tmp_path: Path) -> None:
+    add_batch(tfidf_store, GRAPH + VISION)
+    ids = add_readers(tfidf_store, ("ann@example.org", ["graph"]), ("bob@example.org", ["image"]))
+    report = send_digests(tfidf_store, tfidf_store.settings, now=now(), backend=FileBackend(tmp_path))
+    assert report.sent == 2
+    assert (tfidf_store.settings.model_dir / MODEL_FILE).exists()  # first send fits a model
+    with tfidf_store.transaction() as session:
+        first = {d.reader_id: get_digest(session, d.id).items[0] for d in list_digests(session)}
+        assert "graph" in first[ids[0]].paper.title.lower()
+        assert "image" in first[ids[1]].paper.title.lower()
+        assert all(item.reason for item in first.values())
