@@ -1,0 +1,152 @@
+"""Content side: ridge regressions from paper features to every reader's preferences.
+
+Each *view* turns papers into feature rows ``x`` (TF-IDF terms, MiniLM embeddings, or random
+Fourier features of the embeddings, i.e. an RBF kernel). For one view, every reader ``u`` gets
+the ridge solution ``w_u = (X'X + lam I)^-1 X' y_u`` over the papers that anybody interacted
+with; all readers share one ``(X'X + lam I)^-1`` so the whole fit is one matrix inverse. The score
+of a candidate paper ``c`` is then ``x_c' w_u = y_u' X P x_c``, computed as
+``Y @ (X @ (P @ X_c'))`` so nothing of size readers x features is ever materialised: ranking a
+batch costs one sparse product with the preference matrix, whatever the number of readers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["FactorMap", "RandomFourierMap", "RidgeView", "zscore_rows"]
+
+
+def zscore_rows(scores: np.ndarray) -> np.ndarray:
+    """Standardise each row (reader) over its columns (candidates); constant rows become 0."""
+    out = np.array(scores, dtype=np.float32)  # one copy, then in-place (large batches)
+    if out.size == 0:
+        return out
+    out -= out.mean(axis=1, keepdims=True)
+    std = np.sqrt(np.einsum("ij,ij->i", out, out) / max(out.shape[1], 1))[:, None]
+    out /= np.where(std > 1e-6, std, np.inf)  # constant rows become 0
+    return out
+
+
+class RandomFourierMap:
+    """Random Fourier features approximating the RBF kernel ``exp(-gamma |a - b|^2)``.
+
+    Parameters
+    ----------
+    n_components : int
+        Output dimension.
+    gamma : float
+        Kernel width; with unit-norm inputs, 1.0 is a moderate bandwidth.
+    random_state : int
+        Seed of the random projection.
+    """
+
+    def __init__(self, n_components: int = 2048, gamma: float = 1.0, random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.gamma = gamma
+        self.random_state = random_state
+
+    def fit(self, dim: int) -> RandomFourierMap:
+        """Draw the projection for inputs of dimension ``dim``."""
+        rng = np.random.default_rng(self.random_state)
+        self.weights_ = (rng.normal(size=(dim, self.n_components)) * np.sqrt(2 * self.gamma)).astype(
+            np.float32
+        )
+        self.offset_ = rng.uniform(0, 2 * np.pi, self.n_components).astype(np.float32)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Map ``(n, dim)`` rows to ``(n, n_components)`` features."""
+        scale = np.float32(np.sqrt(2.0 / self.n_components))
+        return scale * np.cos(np.asarray(x, np.float32) @ self.weights_ + self.offset_)
+
+
+def _gram(x: Any) -> np.ndarray:
+    g = x.T @ x
+    return np.asarray(g.toarray() if sp.issparse(g) else g, dtype=np.float64)
+
+
+class RidgeView:
+    """Shared-inverse ridge regression for one feature view.
+
+    Parameters
+    ----------
+    name : str
+        View name used in weights and reports.
+    alpha : float
+        Regularisation relative to the mean eigenvalue of ``X'X`` (so it transfers between
+        corpora of different size): ``lam = alpha * trace(X'X) / n_features``.
+    """
+
+    def __init__(
+        self, name: str, alpha: float = 1.0, size_power: float = 0.0, n_ref: float = 10.0
+    ) -> None:
+        self.name = name
+        self.alpha = alpha
+        self.size_power = size_power
+        self.n_ref = n_ref
+
+    def fit(self, x_observed: Any) -> RidgeView:
+        """Prepare the solve from the ``(n_papers, n_features)`` observed rows."""
+        return self.fit_gram(_gram(x_observed))
+
+    def fit_gram(self, gram: np.ndarray) -> RidgeView:
+        """Same as :meth:`fit` from a precomputed Gram matrix (lets callers try many alphas)."""
+        f = gram.shape[0]
+        self.lam_ = self.alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
+        if self.size_power:
+            # Per-reader regularisation needs the eigenbasis: lam_u = lam (n_ref / n_u)^power,
+            # so readers with few likes are shrunk more than readers with long histories.
+            eigval, eigvec = np.linalg.eigh(gram)
+            self.eigval_ = np.maximum(eigval, 0).astype(np.float32)
+            self.eigvec_ = eigvec.astype(np.float32)
+            self.precision_ = None
+        else:
+            a = gram + self.lam_ * np.eye(f)
+            self.precision_ = np.linalg.solve(a, np.eye(f)).astype(np.float32)
+        return self
+
+    def item_kernel(self, x_known: Any, x_cand: Any) -> np.ndarray:
+        """Return ``X_known P X_cand'`` of shape ``(n_known, n_cand)``."""
+        xc = x_cand.toarray() if sp.issparse(x_cand) else np.asarray(x_cand)
+        right = self.precision_ @ xc.T.astype(np.float32)
+        return np.asarray(x_known @ right, dtype=np.float32)
+
+    def scores(self, prefs: sp.csr_matrix, x_known: Any, x_cand: Any) -> np.ndarray:
+        """Return ``(n_readers, n_cand)`` ridge scores for the readers in ``prefs`` rows."""
+        if self.precision_ is not None:
+            return np.asarray(prefs @ self.item_kernel(x_known, x_cand), dtype=np.float32)
+        xc = x_cand.toarray() if sp.issparse(x_cand) else np.asarray(x_cand, dtype=np.float32)
+        profile = np.asarray(prefs @ x_known, dtype=np.float32) @ self.eigvec_
+        n_u = np.maximum(np.diff(sp.csr_matrix(prefs).indptr), 1).astype(np.float32)
+        lam_u = self.lam_ * (self.n_ref / n_u) ** self.size_power
+        profile /= self.eigval_[None, :] + lam_u[:, None]
+        return profile @ (xc @ self.eigvec_).T
+
+
+class FactorMap:
+    """Ridge map from paper features to ALS item factors, so unseen papers get factors.
+
+    Parameters
+    ----------
+    alpha : float
+        Regularisation relative to the mean eigenvalue of ``X'X``.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, x_observed: Any, item_factors: np.ndarray) -> FactorMap:
+        """Fit ``M`` with ``X M ~ V`` over papers that have factors; returns ``self``."""
+        gram = _gram(x_observed)
+        f = gram.shape[0]
+        lam = self.alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
+        target = np.asarray(x_observed.T @ item_factors, dtype=np.float64)
+        self.map_ = np.linalg.solve(gram + lam * np.eye(f), target).astype(np.float32)
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Predicted item factors, shape ``(n_papers, n_factors)``."""
+        return np.asarray(x @ self.map_, dtype=np.float32)
