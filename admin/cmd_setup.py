@@ -1,0 +1,76 @@
+"""``paperdigest init`` and ``paperdigest db ...``: create and migrate the database."""
+
+from __future__ import annotations
+
+import typer
+
+from admin.context import get_context
+from admin.output import console, emit_record
+from store import Store
+from store.db import current_revision, head_revision, upgrade
+
+__all__ = ["register"]
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the data folder, the database schema and the secret key for signed links."""
+    settings = get_context(ctx).settings
+    store, created_key = Store.initialise(settings)
+    store.close()
+    console.print(f"Database ready: {settings.redacted()['database_url']}", markup=False)
+    console.print(f"Data folder:    {settings.home}", markup=False)
+    if created_key:
+        console.print(f"Secret key:     created at {settings.secret_key_path} (mode 0600)", markup=False)
+    else:
+        console.print(f"Secret key:     kept ({settings.secret_key_path})", markup=False)
+
+
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the database schema to the newest version."""
+    settings = get_context(ctx).settings
+    store = Store(settings)
+    try:
+        before = current_revision(store.engine)
+        after = upgrade(store.engine)
+    finally:
+        store.close()
+    if before == after:
+        console.print(f"Schema already at {after}.")
+    else:
+        console.print(f"Schema upgraded: {before or 'empty'} -> {after}.")
+
+
+def db_status(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Show the database URL (password hidden) and its schema version."""
+    settings = get_context(ctx).settings
+    store = Store(settings)
+    try:
+        current = current_revision(store.engine)
+    finally:
+        store.close()
+    head = head_revision()
+    emit_record(
+        {"database": settings.redacted()["database_url"], "schema": current or "(empty)",
+         "newest": head, "up_to_date": current == head},
+        as_json=as_json,
+    )
+
+
+def config_show(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Print the effective settings (secrets hidden)."""
+    emit_record(get_context(ctx).settings.redacted(), as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    db = typer.Typer(help="Database schema.", no_args_is_help=True)
+    db.command("upgrade")(db_upgrade)
+    db.command("status")(db_status)
+    app.add_typer(db, name="db")
+    config = typer.Typer(help="Settings.", no_args_is_help=True)
+    config.command("show")(config_show)
+    app.add_typer(config, name="config")

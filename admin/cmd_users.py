@@ -1,0 +1,226 @@
+"""``paperdigest users ...``: manage readers and record their likes from the command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from admin.context import get_context
+from admin.output import console, emit_json, emit_record, emit_table
+from store.errors import InvalidInput
+from store.feedback import current_reactions, record_feedback
+from store.models import Reader
+from store.papers import find_paper
+from store.readers import (
+    WEEKDAYS,
+    ReaderFields,
+    add_reader,
+    fields_from_row,
+    find_reader,
+    list_readers,
+    remove_reader,
+    update_reader,
+)
+
+__all__ = ["register"]
+
+users = typer.Typer(help="Readers (subscribers) and their likes.", no_args_is_help=True)
+_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _record(reader: Reader) -> dict[str, Any]:
+    return {
+        "id": reader.id, "email": reader.email, "name": reader.name, "status": reader.status,
+        "cadence": reader.cadence,
+        "weekday": WEEKDAYS[reader.weekday] if reader.weekday is not None else None,
+        "send_hour": reader.send_hour, "timezone": reader.timezone,
+        "digest_size": reader.digest_size, "format": reader.format,
+        "keywords": list(reader.keywords or []),
+        "created_at": reader.created_at, "updated_at": reader.updated_at,
+    }
+
+
+@users.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="Email address (unique)."),
+    name: str = typer.Option("", "--name", help="Display name."),
+    timezone: str = typer.Option("UTC", "--timezone", "--tz", help="IANA time zone."),
+    cadence: str = typer.Option("daily", "--cadence", help="each_batch, daily or weekly."),
+    weekday: str | None = typer.Option(None, "--weekday", help="mon..sun (weekly cadence)."),
+    send_hour: int = typer.Option(8, "--send-hour", help="Local hour 0-23 to send at."),
+    digest_size: int | None = typer.Option(None, "--size", help="Papers per digest."),
+    fmt: str = typer.Option("email", "--format", help="email or html (archive page)."),
+    keywords: list[str] | None = typer.Option(
+        None, "--keyword", "-k", help="Interest keyword (repeat, or comma separated)."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Add a reader."""
+    app_ctx = get_context(ctx)
+    fields = ReaderFields(
+        email=email, name=name, timezone=timezone, cadence=cadence, weekday=weekday,
+        send_hour=send_hour, digest_size=digest_size or app_ctx.settings.digest_size,
+        format=fmt, keywords=keywords or [],
+    )
+    with app_ctx.store() as store, store.transaction() as session:
+        reader = add_reader(session, fields)
+        record = _record(reader)
+    if as_json:
+        emit_json(record)
+    else:
+        console.print(f"Added reader {record['id']} <{record['email']}>.", markup=False)
+
+
+@users.command("list")
+def users_list(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="active, paused or unsubscribed."),
+    as_json: bool = _JSON,
+) -> None:
+    """List readers."""
+    with get_context(ctx).store() as store, store.transaction() as session:
+        rows = [_record(r) for r in list_readers(session, status)]
+    emit_table(rows, ["id", "email", "name", "status", "cadence", "send_hour", "timezone",
+                      "digest_size", "format", "keywords"], as_json=as_json, title="Readers")
+
+
+@users.command("show")
+def users_show(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="Reader id or email."),
+    as_json: bool = _JSON,
+) -> None:
+    """Show one reader with their current likes and dislikes."""
+    with get_context(ctx).store() as store, store.transaction() as session:
+        reader = find_reader(session, user)
+        record = _record(reader)
+        reactions = current_reactions(session, reader.id)
+    record["likes"] = sorted(p for p, k in reactions.items() if k == "like")
+    record["dislikes"] = sorted(p for p, k in reactions.items() if k == "dislike")
+    emit_record(record, as_json=as_json)
+
+
+@users.command("edit")
+def users_edit(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="Reader id or email."),
+    email: str | None = typer.Option(None, "--email"),
+    name: str | None = typer.Option(None, "--name"),
+    timezone: str | None = typer.Option(None, "--timezone", "--tz"),
+    cadence: str | None = typer.Option(None, "--cadence"),
+    weekday: str | None = typer.Option(None, "--weekday"),
+    send_hour: int | None = typer.Option(None, "--send-hour"),
+    digest_size: int | None = typer.Option(None, "--size"),
+    fmt: str | None = typer.Option(None, "--format"),
+    keywords: list[str] | None = typer.Option(None, "--keyword", "-k",
+                                              help="Replace the interest keywords."),
+    status: str | None = typer.Option(None, "--status", help="active, paused or unsubscribed."),
+    as_json: bool = _JSON,
+) -> None:
+    """Change a reader's settings (only the options given)."""
+    fields = ReaderFields(email=email, name=name, timezone=timezone, cadence=cadence,
+                          weekday=weekday, send_hour=send_hour, digest_size=digest_size,
+                          format=fmt, keywords=keywords, status=status)
+    with get_context(ctx).store() as store, store.transaction() as session:
+        reader = update_reader(session, find_reader(session, user), fields)
+        record = _record(reader)
+    if as_json:
+        emit_json(record)
+    else:
+        console.print(f"Updated reader {record['id']} <{record['email']}>.", markup=False)
+
+
+@users.command("remove")
+def users_remove(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="Reader id or email."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a reader with their feedback and digest history."""
+    with get_context(ctx).store() as store, store.transaction() as session:
+        reader = find_reader(session, user)
+        if not yes and not typer.confirm(f"Delete reader {reader.id} <{reader.email}>?"):
+            raise typer.Exit(1)
+        email = reader.email
+        remove_reader(session, reader)
+    console.print(f"Removed reader <{email}>.", markup=False)
+
+
+@users.command("import")
+def users_import(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="CSV with an 'email' column and optional name, "
+                                "timezone, cadence, weekday, send_hour, digest_size, format, "
+                                "keywords (separated by ';')."),
+    update: bool = typer.Option(False, "--update", help="Update readers that exist already."),
+) -> None:
+    """Import readers from a CSV file, all or nothing."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    reader_csv = csv.DictReader(io.StringIO(text))
+    if not reader_csv.fieldnames or "email" not in [f.strip().lower() for f in reader_csv.fieldnames]:
+        raise InvalidInput(f"{path}: no 'email' column in the header")
+    added = updated = 0
+    app_ctx = get_context(ctx)
+    with app_ctx.store() as store, store.transaction() as session:
+        for line_no, row in enumerate(reader_csv, start=2):
+            try:
+                fields = fields_from_row(row)
+                if fields.digest_size is None:
+                    fields.digest_size = app_ctx.settings.digest_size
+                try:
+                    existing = find_reader(session, fields.email or "")
+                except LookupError:
+                    existing = None
+                if existing is None:
+                    add_reader(session, fields)
+                    added += 1
+                elif update:
+                    update_reader(session, existing, fields)
+                    updated += 1
+                else:
+                    raise InvalidInput(f"reader {existing.email} exists already (use --update)")
+            except InvalidInput as exc:
+                raise InvalidInput(f"{path}, line {line_no}: {exc}") from None
+    console.print(f"Imported {added} new and {updated} updated readers from {path}.", markup=False)
+
+
+def _react(ctx: typer.Context, user: str, paper: str, kind: str) -> None:
+    with get_context(ctx).store() as store, store.transaction() as session:
+        reader = find_reader(session, user)
+        found = find_paper(session, paper)
+        result = record_feedback(session, reader.id, found.id, kind, "cli")
+        title = found.title
+    verb = {"like": "likes", "dislike": "dislikes", "unlike": "no longer reacts to"}[kind]
+    if not result.changed:
+        console.print(f"No change: {reader.email} already {verb} {title[:80]!r}.", markup=False)
+    else:
+        console.print(f"Recorded: {reader.email} {verb} {title[:80]!r}.", markup=False)
+
+
+def _reaction_command(kind: str, doc: str) -> None:
+    def command(
+        ctx: typer.Context,
+        user: str = typer.Argument(..., help="Reader id or email."),
+        paper: str = typer.Argument(..., help="Paper id, arXiv id or an unambiguous title search."),
+    ) -> None:
+        _react(ctx, user, paper, kind)
+
+    command.__doc__ = doc
+    users.command(kind)(command)
+
+
+_reaction_command("like", "Record that a reader likes a paper.")
+_reaction_command("dislike", "Record that a reader dislikes a paper.")
+_reaction_command("unlike", "Withdraw a reader's like or dislike of a paper (history is kept).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users, name="users")
