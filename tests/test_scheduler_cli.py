@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from _scheduler_helpers import add_batch, add_readers
 from sqlalchemy import select, update
 
@@ -117,3 +120,34 @@ def test_demo_refuses_a_non_empty_folder_that_is_not_a_demo(cli, tmp_path):
     assert result.stderr.strip() == (f"Error: refusing to use {folder}: it is not empty and not a "
                                      "paperdigest demo folder (choose another --dir)")
     assert (folder / "thesis.tex").read_text() == "do not delete"
+
+
+@pytest.mark.slow
+def test_sigterm_at_any_moment_of_start_up_stops_run_cleanly(initialised_cli, env):
+    """Signals that land while the scheduler is submitting its start-up jobs must still stop it.
+
+    A handler that stops the scheduler itself can deadlock there (the executor holds a
+    non-reentrant lock while it starts its worker thread); CI once caught exactly that.
+    """
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
+    full.update(env)
+    full.update({"PAPERDIGEST_SOURCES": "", "PAPERDIGEST_CONTENT_BACKEND": "tfidf"})
+    cmd = [sys.executable, "-c", "from admin.cli import main; main()", "run"]
+    rng = random.Random(7)
+    for trial in range(12):
+        proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            line = ""
+            while "scheduler started" not in line:
+                line = proc.stderr.readline()
+                assert line, f"trial {trial}: run ended before it started"
+            time.sleep(rng.random() * 0.02)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        finally:
+            rest = proc.communicate(timeout=10)[1]
+        assert code == 0, f"trial {trial}: exit {code}\n{rest[-3000:]}"
+        assert "scheduler stopped" in rest
