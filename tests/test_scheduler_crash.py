@@ -95,12 +95,30 @@ def template(tmp_path_factory, smtp) -> tuple[Path, dict[str, str]]:
     return home, env
 
 
-def _start(home: Path, env: dict[str, str], fake_now: str) -> subprocess.Popen:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
-    full.update(env)
-    full.update({"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_FAKE_NOW": fake_now})
-    return subprocess.Popen([sys.executable, "-c", "from admin.cli import main; main()", "run"],
-                            env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class _Run:
+    """``paperdigest run`` as a subprocess whose log lines are collected by a reader thread."""
+
+    def __init__(self, home: Path, env: dict[str, str], fake_now: str) -> None:
+        full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
+        full.update(env)
+        full.update({"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_FAKE_NOW": fake_now})
+        self.proc = subprocess.Popen([sys.executable, "-c", "from admin.cli import main; main()", "run"],
+                                     env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with self.proc.stderr:  # closed at EOF, i.e. when the process is gone
+            for line in self.proc.stderr:
+                self.lines.append(line)
+
+    def logged(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def log(self, tail: int = 6000) -> str:
+        self._reader.join(10)
+        return "".join(self.lines)[-tail:]
 
 
 def _statuses(home: Path) -> dict[int, str]:
@@ -108,15 +126,16 @@ def _statuses(home: Path) -> dict[int, str]:
         return dict(conn.execute("SELECT reader_id, status FROM digests").fetchall())
 
 
-def _wait_done(home: Path, proc: subprocess.Popen, timeout: float = 60) -> dict[int, str]:
+def _wait_done(home: Path, run: _Run, timeout: float = 60) -> dict[int, str]:
+    """Wait until every digest is settled and the restarted scheduler has run one tick."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         statuses = _statuses(home)
-        if len(statuses) == READERS and all(s in ("sent", "unknown", "failed", "empty")
-                                            for s in statuses.values()):
+        if (len(statuses) == READERS and run.logged("job=tick")
+                and all(s in ("sent", "unknown", "failed", "empty") for s in statuses.values())):
             return statuses
-        if proc.poll() is not None:
-            raise AssertionError(f"run exited early: {proc.stderr.read().decode()[-2000:]}")
+        if run.proc.poll() is not None:
+            raise AssertionError(f"run exited early: {run.log(2000)}")
         time.sleep(0.1)
     raise AssertionError(f"digests not finished in {timeout}s: {statuses}")
 
@@ -134,7 +153,8 @@ def test_sigkill_during_a_send_run_never_loses_or_doubles_a_digest(tmp_path, smt
         shutil.copytree(source, home)
         with inbox.lock:
             inbox.received.clear()
-        first = _start(home, env, fake_now)
+        first_run = _Run(home, env, fake_now)
+        first = first_run.proc
         # Kill after a random number of messages went out, plus a random few milliseconds.
         target = rng.randrange(0, READERS - 1)
         deadline = time.monotonic() + 60
@@ -143,12 +163,13 @@ def test_sigkill_during_a_send_run_never_loses_or_doubles_a_digest(tmp_path, smt
         time.sleep(rng.random() * 0.05)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        first.stderr.close()
+        first_run.log()  # joins the reader, which closes the pipe
         before_restart = inbox.count()
         partial_kills += 0 < before_restart < READERS
-        second = _start(home, env, fake_now)
+        run = _Run(home, env, fake_now)
+        second = run.proc
         try:
-            statuses = _wait_done(home, second)
+            statuses = _wait_done(home, run)
         finally:
             second.send_signal(signal.SIGTERM)
             try:
@@ -159,8 +180,7 @@ def test_sigkill_during_a_send_run_never_loses_or_doubles_a_digest(tmp_path, smt
                 second.kill()
                 second.wait(10)
                 code = None
-            err = second.stderr.read().decode()[-6000:]
-            second.stderr.close()
+            err = run.log()
             assert code == 0, f"trial {trial}: SIGTERM did not stop run cleanly ({code}):\n{err}"
         with inbox.lock:
             received = list(inbox.received)
