@@ -150,3 +150,41 @@ class FactorMap:
     def transform(self, x: Any) -> np.ndarray:
         """Predicted item factors, shape ``(n_papers, n_factors)``."""
         return np.asarray(x @ self.map_, dtype=np.float32)
+
+
+class NeighbourFactorMap:
+    """Place unseen papers in ALS space as the similarity-weighted mean of their nearest seen papers.
+
+    A local alternative to :class:`FactorMap`: the factors of the ``k`` most similar observed
+    papers (cosine of the content vectors), weighted by similarity.
+
+    Parameters
+    ----------
+    k : int
+        Neighbours per paper.
+    """
+
+    def __init__(self, k: int = 30) -> None:
+        self.k = k
+
+    def fit(self, x_observed: Any, item_factors: np.ndarray) -> NeighbourFactorMap:
+        """Remember unit-norm observed content and its factors; returns ``self``."""
+        self.unit_ = _unit(x_observed)
+        self.factors_ = np.asarray(item_factors, dtype=np.float32)
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Predicted item factors, shape ``(n_papers, n_factors)``."""
+        sim = np.asarray(_unit(x) @ self.unit_.T, dtype=np.float32)
+        if sim.size == 0:
+            return np.zeros((sim.shape[0], self.factors_.shape[1]), dtype=np.float32)
+        k = min(self.k, sim.shape[1])
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        w = np.maximum(np.take_along_axis(sim, top, axis=1), 0)
+        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-6)
+        return np.einsum("nk,nkf->nf", w, self.factors_[top])
+
+
+def _unit(x: Any) -> np.ndarray:
+    arr = np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
+    return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-6)

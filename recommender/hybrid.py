@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from recommender import explain
 from recommender.collab import fit_als, neighbour_graph, unit_rows
-from recommender.content import FactorMap, RandomFourierMap, RidgeView, zscore_rows
+from recommender.content import FactorMap, NeighbourFactorMap, RandomFourierMap, RidgeView, zscore_rows
 from recommender.data import (
     Recommendation,
     clean_interactions,
@@ -30,7 +30,7 @@ from recommender.data import (
 )
 from recommender.errors import InputError, ModelFormatError, NotFittedError
 from recommender.text import TfidfEncoder, make_encoder
-from recommender.tuning import MAP_VIEW, BlendParams, tune_blend
+from recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW, BlendParams, popularity_target, tune_blend
 
 __all__ = ["FORMAT_VERSION", "HybridRecommender"]
 
@@ -182,6 +182,16 @@ class HybridRecommender:
             factors = np.asarray(self.als_.item_factors)[observed]
             alpha = self.params_.alphas.get(MAP_VIEW, 1.0)
             self.factor_map_ = FactorMap(alpha).fit(x[observed], factors)
+        self.knn_map_ = None
+        if self.als_ is not None and self.params_.weights.get(KNN_MAP_VIEW, 0) > 0 and len(observed):
+            factors = np.asarray(self.als_.item_factors)[observed]
+            k = int(self.params_.alphas.get(KNN_MAP_VIEW, 30))
+            self.knn_map_ = NeighbourFactorMap(k).fit(self.features_[self.base_view_][observed], factors)
+        self.pop_map_ = None
+        if self.params_.weights.get(POP_VIEW, 0) > 0 and len(observed):
+            x = self.features_[self._map_view()]
+            target = popularity_target(self.prefs_)[observed][:, None]
+            self.pop_map_ = FactorMap(self.params_.alphas.get(POP_VIEW, 1.0)).fit(x[observed], target)
 
     def _map_view(self) -> str:
         return "embedding_rbf" if "embedding_rbf" in self.features_ else "tfidf"
@@ -228,6 +238,13 @@ class HybridRecommender:
                 users = np.asarray(self.als_.user_factors)[needed]
                 mapped = self.factor_map_.transform(feats[self._map_view()])
                 blend += self.params_.weights[MAP_VIEW] * zscore_rows(users @ mapped.T)
+            if getattr(self, "knn_map_", None) is not None:
+                users = np.asarray(self.als_.user_factors)[needed]
+                mapped = self.knn_map_.transform(feats[self.base_view_])
+                blend += self.params_.weights[KNN_MAP_VIEW] * zscore_rows(users @ mapped.T)
+            if getattr(self, "pop_map_", None) is not None:
+                pop = self.pop_map_.transform(feats[self._map_view()]).reshape(1, -1)
+                blend += self.params_.weights[POP_VIEW] * zscore_rows(pop)
             blend = zscore_rows(blend)
             beta = self.params_.smooth
             content = zscore_rows((1 - beta) * blend[pos_in] + beta * np.asarray(graph[:, needed] @ blend))

@@ -17,10 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.collab import neighbour_graph, unit_rows
-from recommender.content import FactorMap, RidgeView, zscore_rows
+from recommender.content import FactorMap, NeighbourFactorMap, RidgeView, zscore_rows
 from recommender.metrics import ranking_metrics
 
-__all__ = ["MAP_VIEW", "BlendParams", "tune_blend"]
+__all__ = ["MAP_VIEW", "POP_VIEW", "BlendParams", "popularity_target", "tune_blend"]
 
 _ALPHAS = (0.3, 1.0, 3.0)
 _SIZE_POWERS = (0.0, 0.5, 1.0)
@@ -28,6 +28,11 @@ _SIZE_POWERS = (0.0, 0.5, 1.0)
 ADAPTIVE_VIEWS = ("embedding",)
 # Name of the "view" that scores papers through ALS factors predicted from content.
 MAP_VIEW = "als_map"
+# Name of the "view" that places new papers in ALS space by their nearest seen papers.
+KNN_MAP_VIEW = "als_knn"
+# Name of the "view" that scores papers by how many readers they are predicted to attract.
+POP_VIEW = "popularity"
+_MAP_NEIGHBOURS = (5, 10, 30, 100)
 _WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75)
 _SMOOTH = (0.0, 0.15, 0.3, 0.45, 0.6)
 _COLLAB = (0.0, 0.15, 0.3, 0.5, 0.8, 1.2, 2.0, 3.0)
@@ -45,6 +50,12 @@ class BlendParams:
     w_knn: float = 0.3
     w_als: float = 0.15
     validation: dict[str, Any] = field(default_factory=dict)
+
+
+def popularity_target(prefs: sp.csr_matrix) -> np.ndarray:
+    """Per paper, ``log(1 + readers who liked it)``: what the popularity view learns to predict."""
+    counts = np.asarray((prefs > 0).sum(axis=0), dtype=np.float32).ravel()
+    return np.log1p(counts)
 
 
 def _criterion(scores: np.ndarray, truth: sp.csr_matrix) -> float:
@@ -154,6 +165,32 @@ def tune_blend(
     params.alphas[MAP_VIEW] = best_map[1]
     zs[MAP_VIEW] = best_map[2]
     params.validation[f"view:{MAP_VIEW}"] = round(best_map[0], 4)
+    knn_view = "embedding" if "embedding" in features else "tfidf"
+    best_knn: tuple[float, float, Any] = (-1.0, 30, None)
+    for k in _MAP_NEIGHBOURS:
+        fmap = NeighbourFactorMap(k).fit(features[knn_view][obs_train], np.asarray(als.item_factors)[obs_train])
+        z = zscore_rows(users @ fmap.transform(features[knn_view][val]).T)
+        crit = _criterion(z[pos_in_needed], truth)
+        if crit > best_knn[0]:
+            best_knn = (crit, k, z)
+    params.alphas[KNN_MAP_VIEW] = best_knn[1]
+    zs[KNN_MAP_VIEW] = best_knn[2]
+    params.validation[f"view:{KNN_MAP_VIEW}"] = round(best_knn[0], 4)
+
+    # Popularity predicted from content (the same score for every reader): among equally
+    # relevant papers, those resembling widely saved ones tend to be saved more. Fitted on the
+    # observed training papers only, so papers nobody has seen never count as unpopular.
+    target = popularity_target(train)[obs_train][:, None]
+    best_pop: tuple[float, float, Any] = (-1.0, 1.0, None)
+    for alpha in _ALPHAS:
+        pred = FactorMap(alpha).fit(x[obs_train], target).transform(x[val]).ravel()
+        z = np.broadcast_to(zscore_rows(pred[None, :]), (len(needed), len(val)))
+        crit = _criterion(z[pos_in_needed], truth)
+        if crit > best_pop[0]:
+            best_pop = (crit, alpha, z)
+    params.alphas[POP_VIEW] = best_pop[1]
+    zs[POP_VIEW] = best_pop[2]
+    params.validation[f"view:{POP_VIEW}"] = round(best_pop[0], 4)
 
     # The best single view leads (weight 1); the others join greedily, best first, if they help.
     crits = {name: params.validation[f"view:{name}"] for name in zs}
