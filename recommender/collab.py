@@ -69,7 +69,8 @@ def neighbour_graph(
     parts = []
     for start in range(0, len(rows), block):
         ids = rows[start : start + block]
-        sim = (unit[ids] @ unit.T).tocoo()
+        # Few rows (the light update): one pass over ``unit`` instead of transposing all of it.
+        sim = (unit @ unit[ids].T).T.tocoo() if len(ids) <= 64 else (unit[ids] @ unit.T).tocoo()
         off_diag = ids[sim.row] != sim.col  # a reader is not their own neighbour
         sim = sp.csr_matrix((sim.data[off_diag], (sim.row[off_diag], sim.col[off_diag])), shape=sim.shape)
         parts.append(_top_k_rows(sim, k))

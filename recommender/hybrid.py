@@ -29,6 +29,7 @@ from recommender.data import (
     preference_matrix,
 )
 from recommender.errors import InputError, ModelFormatError, NotFittedError
+from recommender.sparse_edit import grow, replace_rows, set_entries
 from recommender.text import TfidfEncoder, make_encoder
 from recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW, BlendParams, popularity_target, tune_blend
 
@@ -354,25 +355,22 @@ class HybridRecommender:
         if interactions is None:
             return self
         inter = clean_interactions(interactions)
-        unknown = ~inter["paper"].isin(self.paper_index_)
-        if unknown.any():
-            raise InputError(f"interactions refer to unknown paper id {inter['paper'][unknown].iloc[0]!r}")
+        papers_idx = [self.paper_index_.get(p, -1) for p in inter["paper"]]
+        if -1 in papers_idx:
+            missing = inter["paper"].iloc[papers_idx.index(-1)]
+            raise InputError(f"interactions refer to unknown paper id {missing!r}")
         for r in inter["reader"]:
             if r not in self.reader_index_:
                 self.reader_index_[r] = len(self.readers_)
                 self.readers_.append(r)
         self._resize(len(self.readers_), len(self.papers_))
-        rows = inter["reader"].map(self.reader_index_).to_numpy(np.int64)
-        cols = inter["paper"].map(self.paper_index_).to_numpy(np.int64)
-        old = np.asarray(self.prefs_[rows, cols]).ravel()
-        delta = sp.csr_matrix(
-            (inter["value"].to_numpy(np.float32) - old, (rows, cols)), shape=self.prefs_.shape
-        )
-        self.prefs_ = sp.csr_matrix(self.prefs_ + delta)
-        self.prefs_.eliminate_zeros()
+        rows = np.array([self.reader_index_[r] for r in inter["reader"]], dtype=np.int64)
+        cols = np.array(papers_idx, dtype=np.int64)
+        self.prefs_ = set_entries(self.prefs_, rows, cols, inter["value"].to_numpy(np.float32))
         touched = np.unique(rows)
-        self._replace_rows("unit_", touched, unit_rows(self.prefs_[touched]))
-        self._replace_rows("graph_", touched, neighbour_graph(self.unit_, self.n_neighbours, touched))
+        self.unit_ = replace_rows(self.unit_, touched, unit_rows(self.prefs_[touched]))
+        neighbours = neighbour_graph(self.unit_, self.n_neighbours, touched)
+        self.graph_ = replace_rows(self.graph_, touched, neighbours)
         if self.als_ is not None:
             user_items = sp.csr_matrix(self.prefs_[touched][:, : self.n_als_papers_])
             user_items.data = np.maximum(user_items.data, 0)
@@ -381,23 +379,9 @@ class HybridRecommender:
         return self
 
     def _resize(self, n_readers: int, n_papers: int) -> None:
-        for attr in ("prefs_", "unit_"):
-            m = getattr(self, attr).tocsr()
-            m.resize((n_readers, n_papers))
-            setattr(self, attr, m)
-        g = self.graph_.tocsr()
-        g.resize((n_readers, n_readers))
-        self.graph_ = g
-
-    def _replace_rows(self, attr: str, rows: np.ndarray, new_rows: sp.csr_matrix) -> None:
-        m = getattr(self, attr).tocsr()
-        keep = np.ones(m.shape[0], dtype=np.float32)
-        keep[rows] = 0
-        placed = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, np.arange(len(rows)))),
-            shape=(m.shape[0], len(rows)),
-        )
-        setattr(self, attr, sp.csr_matrix(sp.diags(keep) @ m + placed @ new_rows))
+        self.prefs_ = grow(self.prefs_.tocsr(), (n_readers, n_papers))
+        self.unit_ = grow(self.unit_.tocsr(), (n_readers, n_papers))
+        self.graph_ = grow(self.graph_.tocsr(), (n_readers, n_readers))
 
     # ----------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:

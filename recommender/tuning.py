@@ -166,9 +166,10 @@ def tune_blend(
     zs[MAP_VIEW] = best_map[2]
     params.validation[f"view:{MAP_VIEW}"] = round(best_map[0], 4)
     knn_view = "embedding" if "embedding" in features else "tfidf"
+    item_factors = np.asarray(als.item_factors)
     best_knn: tuple[float, float, Any] = (-1.0, 30, None)
     for k in _MAP_NEIGHBOURS:
-        fmap = NeighbourFactorMap(k).fit(features[knn_view][obs_train], np.asarray(als.item_factors)[obs_train])
+        fmap = NeighbourFactorMap(k).fit(features[knn_view][obs_train], item_factors[obs_train])
         z = zscore_rows(users @ fmap.transform(features[knn_view][val]).T)
         crit = _criterion(z[pos_in_needed], truth)
         if crit > best_knn[0]:
