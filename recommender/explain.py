@@ -141,9 +141,9 @@ def build_lists(
     """Apply exclusions, threshold and diversity to score rows and attach reasons."""
     cands: pd.DataFrame = parts["cands"]
     ids = cands["id"].tolist()
-    out: dict[str, list[Recommendation]] = {r: [] for r in readers}
     if not ids or k == 0 or not len(readers):
-        return out
+        return {r: [] for r in readers}
+    out: dict[str, list[Recommendation]] = {}
     pos_of = {p: i for i, p in enumerate(ids)}
     cidx = np.array([model.paper_index_.get(p, -1) for p in ids], dtype=np.int64)
     ridx = parts["ridx"]
@@ -210,16 +210,17 @@ def build_lists(
     if fb is not None:
         for row in np.setdiff1d(np.arange(len(readers)), personal):
             reasons[row] = [_fallback_reason(fb, int(row), int(c)) for c in top[row]]
-    id_arr = np.array(ids, dtype=object)
-    for row, reader in enumerate(readers):
-        valid = np.isfinite(top_scores[row, : n_valid[row]])
-        n = int(valid.argmin()) if not valid.all() else len(valid)
-        out[reader] = [
-            Recommendation(p, sc, r)
-            for p, sc, r in zip(
-                id_arr[top[row, :n]], top_scores[row, :n].tolist(), reasons[row, :n], strict=True
-            )
-        ]
+    # Each row's list ends at its first excluded (-inf) slot; one flat pass builds every tuple.
+    finite = np.isfinite(top_scores)
+    finite &= np.arange(k_eff)[None, :] < n_valid[:, None]
+    lengths = np.where(finite.all(axis=1), k_eff, finite.argmin(axis=1))
+    keep = np.arange(k_eff)[None, :] < lengths[:, None]
+    flat = list(map(Recommendation, np.array(ids, dtype=object)[top[keep]].tolist(),
+                    top_scores[keep].tolist(), reasons[keep].tolist()))
+    ends = np.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    for reader, s, e in zip(readers, starts, ends, strict=True):
+        out[reader] = flat[s:e]
     return out
 
 

@@ -228,7 +228,10 @@ class HybridRecommender:
         if len(personal) and n_c:
             needed_readers = ridx[personal]
             graph = self.graph_[needed_readers]
-            needed = np.union1d(needed_readers, graph.indices)
+            mask = np.zeros(self.prefs_.shape[0], dtype=bool)  # faster than union1d on 5M ids
+            mask[needed_readers] = True
+            mask[graph.indices] = True
+            needed = np.flatnonzero(mask)
             pos_in = np.searchsorted(needed, needed_readers)
             blend = np.zeros((len(needed), n_c), dtype=np.float32)
             for name, view in self.views_.items():
