@@ -251,7 +251,11 @@ class HybridRecommender:
                 blend += self.params_.weights[POP_VIEW] * zscore_rows(pop)
             blend = zscore_rows(blend)
             beta = self.params_.smooth
-            content = zscore_rows((1 - beta) * blend[pos_in] + beta * np.asarray(graph[:, needed] @ blend))
+            if beta:
+                mixed = np.asarray(graph[:, needed] @ blend)
+                content = zscore_rows((1 - beta) * blend[pos_in] + beta * mixed)
+            else:  # validation chose no neighbour mix: skip the 100k x 500 sparse product
+                content = zscore_rows(blend[pos_in])
             total = content
             cidx = np.array([self.paper_index_.get(p, -1) for p in cands["id"]], dtype=np.int64)
             in_model = cidx >= 0
