@@ -116,15 +116,21 @@ def fetch_url(
 
 
 def fetch_hf(
-    settings: Settings, day: dt.date, *, client: httpx.Client | None = None, backoff: float = 1.0
+    settings: Settings,
+    day: dt.date,
+    *,
+    client: httpx.Client | None = None,
+    backoff: float = 1.0,
+    skip_incomplete: bool = False,
 ) -> NewBatch:
     """The Hugging Face daily papers of ``day`` (``settings.hf_api_url?date=YYYY-MM-DD``), source ``hf``.
 
-    Raises :class:`ingest.errors.EmptyBatch` when the day has no papers.
+    Raises :class:`ingest.errors.EmptyBatch` when the day has no papers. ``skip_incomplete``: see
+    :func:`ingest.parse.parse_bytes`.
     """
     shown, body = get_bytes(settings, settings.hf_api_url, params={"date": day.isoformat()},
                             client=client, backoff=backoff)
-    batch = parse_bytes(body, label=shown, source="hf", fmt="hf")
+    batch = parse_bytes(body, label=shown, source="hf", fmt="hf", skip_incomplete=skip_incomplete)
     batch.date = day
     return batch
 
@@ -136,6 +142,7 @@ def fetch_arxiv(
     client: httpx.Client | None = None,
     max_results: int = ARXIV_MAX_RESULTS,
     backoff: float = 1.0,
+    skip_incomplete: bool = False,
 ) -> NewBatch:
     """The newest submissions of an arXiv category from the Atom API (``settings.arxiv_api_url``)."""
     category = category.strip()
@@ -144,4 +151,4 @@ def fetch_arxiv(
     params = {"search_query": f"cat:{category}", "sortBy": "submittedDate", "sortOrder": "descending",
               "start": 0, "max_results": max_results}
     shown, body = get_bytes(settings, settings.arxiv_api_url, params=params, client=client, backoff=backoff)
-    return parse_bytes(body, label=shown, source="arxiv", fmt="atom")
+    return parse_bytes(body, label=shown, source="arxiv", fmt="atom", skip_incomplete=skip_incomplete)

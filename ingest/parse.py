@@ -13,6 +13,7 @@ abstract, titles are at most :data:`store.papers.MAX_TITLE_CHARS` characters and
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from ingest.records import where
 from ingest.tables import is_hf_json, json_items, parse_csv, parse_hf, parse_json
 from ingest.text import MAX_INPUT_BYTES, check_size, decode
 from store.papers import NewBatch, NewPaper, validate_batch
+
+log = logging.getLogger("paperdigest.ingest")
 
 __all__ = ["DEFAULT_SOURCES", "FORMATS", "parse_bytes", "parse_file", "sniff_format"]
 
@@ -49,7 +52,17 @@ def sniff_format(text: str, name: str = "") -> str:
     return "page"
 
 
-def _check(batch: NewBatch) -> NewBatch:
+def _check(batch: NewBatch, skip_incomplete: bool = False) -> NewBatch:
+    if skip_incomplete and batch.papers:
+        complete = [p for p in batch.papers if p.title.strip() and p.abstract.strip()]
+        skipped = len(batch.papers) - len(complete)
+        if skipped:
+            first = next(p for p in batch.papers if p not in complete)
+            log.warning("%s: skipped %d paper(s) without a title or abstract, first %r",
+                        batch.label, skipped, first.title[:60])
+            if not complete:
+                raise EmptyBatch(f"{batch.label}: no paper has both a title and an abstract")
+            batch.papers = complete
     if not batch.papers:
         raise EmptyBatch(f"{batch.label}: no papers found")
     for number, paper in enumerate(batch.papers, start=1):
@@ -74,6 +87,7 @@ def parse_bytes(
     source: str | None = None,
     fmt: str | None = None,
     today: dt.date | None = None,
+    skip_incomplete: bool = False,
 ) -> NewBatch:
     """Parse one batch from raw bytes.
 
@@ -89,6 +103,9 @@ def parse_bytes(
         One of :data:`FORMATS`; sniffed when None.
     today
         The day the page was saved, for the year of a page's ``Jul 4`` date line (default: today).
+    skip_incomplete
+        Drop papers without a title or abstract (logged as a warning) instead of rejecting the
+        batch: for unattended polling, where one empty summary must not cost a day's papers.
 
     Raises
     ------
@@ -119,7 +136,7 @@ def parse_bytes(
     else:
         day, papers = parse_page(text, label, today or dt.date.today())
     batch = NewBatch(source=source or DEFAULT_SOURCES[kind], label=label, papers=papers, date=day)
-    return _check(batch)
+    return _check(batch, skip_incomplete)
 
 
 def parse_file(

@@ -57,7 +57,7 @@ def _hf(settings: Settings) -> Fetcher:
         day = start
         while day <= today:
             try:
-                batch = fetch_hf(settings, day)
+                batch = fetch_hf(settings, day, skip_incomplete=True)
             except EmptyBatch:
                 # A day with no papers (yet): nothing to ingest, not a failure.
                 batch = NewBatch(source="hf", label=f"hf {day}", papers=[], date=day)
@@ -71,7 +71,7 @@ def _arxiv(settings: Settings, category: str) -> Fetcher:
     def fetch(cursor: str | None, now: dt.datetime) -> Iterator[tuple[NewBatch, str | None]]:
         from ingest import fetch_arxiv
 
-        yield fetch_arxiv(settings, category), None
+        yield fetch_arxiv(settings, category, skip_incomplete=True), None
 
     return fetch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -32,6 +33,10 @@ def make_app() -> tuple[Starlette, Counter[str]]:
             return _file("hf_daily.json", "application/json")
         if day == "2025-07-05":
             return Response(b"[]", media_type="application/json")
+        if day == "2025-07-04":  # the same day's papers, one of them with an empty summary
+            items = json.loads((FIXTURES / "hf_daily.json").read_text())
+            items[1]["paper"]["summary"] = "  "
+            return Response(json.dumps(items).encode(), media_type="application/json")
         return PlainTextResponse("no such day", status_code=404)
 
     async def query(request: Request) -> Response:

@@ -45,6 +45,25 @@ def test_fetch_hf_day(net_settings: Settings) -> None:
     assert batch.label.endswith("/api/daily_papers?date=2025-07-03")
 
 
+def test_fetch_hf_day_with_an_empty_summary_is_refused_unless_polling(
+        net_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(IngestError, match=r"date=2025-07-04.*has no abstract"):
+        fetch_hf(net_settings, dt.date(2025, 7, 4), backoff=FAST)
+    # Unattended polling drops just that paper and says so; the day's other papers still arrive.
+    batch = fetch_hf(net_settings, dt.date(2025, 7, 4), backoff=FAST, skip_incomplete=True)
+    assert [p.upvotes for p in batch.papers] == [42, 8]
+    assert "skipped 1 paper(s) without a title or abstract" in caplog.text
+
+
+def test_scheduler_hf_poll_keeps_a_day_with_one_empty_summary(net_env: dict[str, str]) -> None:
+    from scheduler.sources import default_fetchers
+
+    fetch = default_fetchers(load_settings(env={**net_env, "PAPERDIGEST_SOURCES": "hf"}))["hf"]
+    now = dt.datetime(2025, 7, 4, 12, tzinfo=dt.UTC)
+    batches = [batch for batch, _ in fetch("2025-07-04", now)]
+    assert [len(b.papers) for b in batches] == [2]
+
+
 def test_fetch_hf_day_without_papers_is_an_empty_batch(net_settings: Settings) -> None:
     with pytest.raises(EmptyBatch, match=r"daily_papers\?date=2025-07-05: no papers found"):
         fetch_hf(net_settings, dt.date(2025, 7, 5), backoff=FAST)
