@@ -55,11 +55,10 @@ def sniff_format(text: str, name: str = "") -> str:
 def _check(batch: NewBatch, skip_incomplete: bool = False) -> NewBatch:
     if skip_incomplete and batch.papers:
         complete = [p for p in batch.papers if p.title.strip() and p.abstract.strip()]
-        skipped = len(batch.papers) - len(complete)
-        if skipped:
-            first = next(p for p in batch.papers if p not in complete)
+        if len(complete) < len(batch.papers):
+            first = next(p for p in batch.papers if not (p.title.strip() and p.abstract.strip()))
             log.warning("%s: skipped %d paper(s) without a title or abstract, first %r",
-                        batch.label, skipped, first.title[:60])
+                        batch.label, len(batch.papers) - len(complete), first.title[:60])
             if not complete:
                 raise EmptyBatch(f"{batch.label}: no paper has both a title and an abstract")
             batch.papers = complete

@@ -15,8 +15,15 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
-__all__ = ["FactorMap", "RandomFourierMap", "RidgeView", "zscore_rows"]
+__all__ = ["FactorMap", "NeighbourFactorMap", "RandomFourierMap", "RidgeView", "unit_dense", "zscore_rows"]
+
+
+def unit_dense(x: Any) -> np.ndarray:
+    """Dense float32 copy of ``x`` (array or sparse) with unit-norm rows; zero rows stay zero."""
+    arr = np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
+    return normalize(arr) if len(arr) else arr  # sklearn refuses zero rows
 
 
 def zscore_rows(scores: np.ndarray) -> np.ndarray:
@@ -169,13 +176,13 @@ class NeighbourFactorMap:
 
     def fit(self, x_observed: Any, item_factors: np.ndarray) -> NeighbourFactorMap:
         """Remember unit-norm observed content and its factors; returns ``self``."""
-        self.unit_ = _unit(x_observed)
+        self.unit_ = unit_dense(x_observed)
         self.factors_ = np.asarray(item_factors, dtype=np.float32)
         return self
 
     def transform(self, x: Any) -> np.ndarray:
         """Predicted item factors, shape ``(n_papers, n_factors)``."""
-        sim = np.asarray(_unit(x) @ self.unit_.T, dtype=np.float32)
+        sim = np.asarray(unit_dense(x) @ self.unit_.T, dtype=np.float32)
         if sim.size == 0:
             return np.zeros((sim.shape[0], self.factors_.shape[1]), dtype=np.float32)
         k = min(self.k, sim.shape[1])
@@ -184,7 +191,3 @@ class NeighbourFactorMap:
         w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-6)
         return np.einsum("nk,nkf->nf", w, self.factors_[top])
 
-
-def _unit(x: Any) -> np.ndarray:
-    arr = np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
-    return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-6)

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import normalize
 
-from recommender.content import zscore_rows
+from recommender.content import unit_dense, zscore_rows
 from recommender.data import Recommendation
 
 if TYPE_CHECKING:
@@ -21,11 +20,6 @@ __all__ = ["build_lists", "fallback_scores", "mmr_order"]
 def _short(title: str, limit: int = 80) -> str:
     title = " ".join(title.split())
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
-
-
-def _unit_dense(x: Any) -> np.ndarray:
-    arr = x.toarray() if hasattr(x, "toarray") else np.asarray(x)
-    return normalize(np.asarray(arr, dtype=np.float32))
 
 
 def _similarity_space(model: HybridRecommender, feats: dict[str, Any]) -> str:
@@ -58,13 +52,13 @@ def fallback_scores(
     scores = np.tile(zscore_rows(popularity[None, :]), (len(readers), 1))
     info: dict[str, Any] = {"keyword": {}, "popular": popularity > 0}
     space = _similarity_space(model, feats)
-    cand_unit = _unit_dense(feats[space])
+    cand_unit = unit_dense(feats[space])
     for row, reader in enumerate(readers):
         kws = keywords.get(reader) or []
         if not kws:
             continue
         kw_vec = model.encoder_.transform(kws) if space == "embedding" else model.tfidf_.transform(kws)
-        sim = _unit_dense(kw_vec) @ cand_unit.T  # (n_keywords, n_candidates)
+        sim = unit_dense(kw_vec) @ cand_unit.T  # (n_keywords, n_candidates)
         best = sim.argmax(axis=0)
         # Keywords lead; popularity only breaks ties between equally matching papers.
         scores[row] = zscore_rows(sim.max(axis=0)[None, :])[0] + 0.01 * scores[row]
@@ -161,7 +155,7 @@ def build_lists(
     if threshold is not None:
         scores[scores < threshold] = -np.inf
     space = _similarity_space(model, parts["feats"])
-    cand_unit = _unit_dense(parts["feats"][space])
+    cand_unit = unit_dense(parts["feats"][space])
     k_eff = min(k, len(ids))
     n_valid = np.full(len(readers), k_eff, dtype=np.int64)
     if diversity > 0:

@@ -234,18 +234,19 @@ class HybridRecommender:
             needed = np.flatnonzero(mask)
             pos_in = np.searchsorted(needed, needed_readers)
             blend = np.zeros((len(needed), n_c), dtype=np.float32)
+            users = None
             for name, view in self.views_.items():
                 w = self.params_.weights.get(name, 1.0 if name == self.base_view_ else 0.0)
                 s = view.scores(self.prefs_[needed], self.features_[name], feats[name])
                 blend += w * zscore_rows(s)
-            if self.factor_map_ is not None:
-                users = np.asarray(self.als_.user_factors)[needed]
-                mapped = self.factor_map_.transform(feats[self._map_view()])
-                blend += self.params_.weights[MAP_VIEW] * zscore_rows(users @ mapped.T)
-            if getattr(self, "knn_map_", None) is not None:
-                users = np.asarray(self.als_.user_factors)[needed]
-                mapped = self.knn_map_.transform(feats[self.base_view_])
-                blend += self.params_.weights[KNN_MAP_VIEW] * zscore_rows(users @ mapped.T)
+            # New papers placed in ALS space: by the ridge map and by their nearest seen papers.
+            for name, fmap, view in ((MAP_VIEW, self.factor_map_, self._map_view()),
+                                     (KNN_MAP_VIEW, getattr(self, "knn_map_", None), self.base_view_)):
+                if fmap is not None:
+                    if users is None:
+                        users = np.asarray(self.als_.user_factors)[needed]
+                    mapped = fmap.transform(feats[view])
+                    blend += self.params_.weights[name] * zscore_rows(users @ mapped.T)
             if getattr(self, "pop_map_", None) is not None:
                 pop = self.pop_map_.transform(feats[self._map_view()]).reshape(1, -1)
                 blend += self.params_.weights[POP_VIEW] * zscore_rows(pop)

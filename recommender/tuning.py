@@ -63,6 +63,21 @@ def _criterion(scores: np.ndarray, truth: sp.csr_matrix) -> float:
     return m["recall@50"] + m["ndcg@10"]
 
 
+def _pick(options: Any, scores_of: Callable[[Any], np.ndarray], rows: np.ndarray,
+          truth: sp.csr_matrix) -> tuple[float, Any, np.ndarray]:
+    """The option whose z-scored validation scores (``rows`` are the evaluated readers) rank best.
+
+    Returns ``(criterion, option, z-scores)``; ties keep the earlier option.
+    """
+    best: tuple[float, Any, Any] = (-1.0, None, None)
+    for option in options:
+        z = scores_of(option)
+        crit = _criterion(z[rows], truth)
+        if crit > best[0]:
+            best = (crit, option, z)
+    return best
+
+
 def _smooth(z: np.ndarray, graph: sp.csr_matrix, beta: float, rows: np.ndarray) -> np.ndarray:
     """Mix each reader's z-scores with their neighbours' (``graph`` columns index ``z`` rows)."""
     mixed = (1 - beta) * z[rows] + beta * np.asarray(graph @ z, dtype=np.float32)
@@ -136,62 +151,46 @@ def tune_blend(
         gram_x = x[obs_train]
         gram = gram_x.T @ gram_x
         gram = np.asarray(gram.toarray() if sp.issparse(gram) else gram, dtype=np.float64)
-        best: tuple[float, float, float, Any] = (-1.0, 1.0, 0.0, None)
         powers = _SIZE_POWERS if name in ADAPTIVE_VIEWS else (0.0,)
-        for alpha in _ALPHAS:
-            for power in powers:
-                view = RidgeView(name, alpha, power, params.n_ref).fit_gram(gram)
-                z = zscore_rows(view.scores(train[needed], x, x[val]))
-                crit = _criterion(z[pos_in_needed], truth)
-                if crit > best[0]:
-                    best = (crit, alpha, power, z)
-        params.alphas[name] = best[1]
-        params.size_powers[name] = best[2]
-        zs[name] = best[3]
-        params.validation[f"view:{name}"] = round(best[0], 4)
 
-    # ALS on the training part, with a content map placing the held-out papers in its space.
+        def view_scores(option: tuple[float, float]) -> np.ndarray:
+            view = RidgeView(name, option[0], option[1], params.n_ref).fit_gram(gram)  # noqa: B023
+            return zscore_rows(view.scores(train[needed], x, x[val]))  # noqa: B023 (called at once)
+
+        crit, (params.alphas[name], params.size_powers[name]), zs[name] = _pick(
+            [(a, p) for a in _ALPHAS for p in powers], view_scores, pos_in_needed, truth)
+        params.validation[f"view:{name}"] = round(crit, 4)
+
+    # ALS on the training part, with content maps placing the held-out papers in its space: a
+    # ridge from the map view's features, and the mean of the nearest seen papers' factors.
     map_view = "embedding_rbf" if "embedding_rbf" in features else "tfidf"
+    knn_view = "embedding" if "embedding" in features else "tfidf"
     x = features[map_view]
     als = als_factory(train)
     users = np.asarray(als.user_factors)[needed]
-    best_map: tuple[float, float, Any] = (-1.0, 1.0, None)
-    for alpha in _ALPHAS:
-        fmap = FactorMap(alpha).fit(x[obs_train], np.asarray(als.item_factors)[obs_train])
-        z = zscore_rows(users @ fmap.transform(x[val]).T)
-        crit = _criterion(z[pos_in_needed], truth)
-        if crit > best_map[0]:
-            best_map = (crit, alpha, z)
-    params.alphas[MAP_VIEW] = best_map[1]
-    zs[MAP_VIEW] = best_map[2]
-    params.validation[f"view:{MAP_VIEW}"] = round(best_map[0], 4)
-    knn_view = "embedding" if "embedding" in features else "tfidf"
-    item_factors = np.asarray(als.item_factors)
-    best_knn: tuple[float, float, Any] = (-1.0, 30, None)
-    for k in _MAP_NEIGHBOURS:
-        fmap = NeighbourFactorMap(k).fit(features[knn_view][obs_train], item_factors[obs_train])
-        z = zscore_rows(users @ fmap.transform(features[knn_view][val]).T)
-        crit = _criterion(z[pos_in_needed], truth)
-        if crit > best_knn[0]:
-            best_knn = (crit, k, z)
-    params.alphas[KNN_MAP_VIEW] = best_knn[1]
-    zs[KNN_MAP_VIEW] = best_knn[2]
-    params.validation[f"view:{KNN_MAP_VIEW}"] = round(best_knn[0], 4)
-
+    item_factors = np.asarray(als.item_factors)[obs_train]
     # Popularity predicted from content (the same score for every reader): among equally
     # relevant papers, those resembling widely saved ones tend to be saved more. Fitted on the
     # observed training papers only, so papers nobody has seen never count as unpopular.
     target = popularity_target(train)[obs_train][:, None]
-    best_pop: tuple[float, float, Any] = (-1.0, 1.0, None)
-    for alpha in _ALPHAS:
-        pred = FactorMap(alpha).fit(x[obs_train], target).transform(x[val]).ravel()
-        z = np.broadcast_to(zscore_rows(pred[None, :]), (len(needed), len(val)))
-        crit = _criterion(z[pos_in_needed], truth)
-        if crit > best_pop[0]:
-            best_pop = (crit, alpha, z)
-    params.alphas[POP_VIEW] = best_pop[1]
-    zs[POP_VIEW] = best_pop[2]
-    params.validation[f"view:{POP_VIEW}"] = round(best_pop[0], 4)
+
+    def ridge_map(alpha: float) -> np.ndarray:
+        fmap = FactorMap(alpha).fit(x[obs_train], item_factors)
+        return zscore_rows(users @ fmap.transform(x[val]).T)
+
+    def nearest_map(k: int) -> np.ndarray:
+        fmap = NeighbourFactorMap(k).fit(features[knn_view][obs_train], item_factors)
+        return zscore_rows(users @ fmap.transform(features[knn_view][val]).T)
+
+    def popularity(alpha: float) -> np.ndarray:
+        pred = FactorMap(alpha).fit(x[obs_train], target).transform(x[val]).reshape(1, -1)
+        return np.broadcast_to(zscore_rows(pred), (len(needed), len(val)))
+
+    for name, options, scores_of in ((MAP_VIEW, _ALPHAS, ridge_map),
+                                     (KNN_MAP_VIEW, _MAP_NEIGHBOURS, nearest_map),
+                                     (POP_VIEW, _ALPHAS, popularity)):
+        crit, params.alphas[name], zs[name] = _pick(options, scores_of, pos_in_needed, truth)
+        params.validation[f"view:{name}"] = round(crit, 4)
 
     # The best single view leads (weight 1); the others join greedily, best first, if they help.
     crits = {name: params.validation[f"view:{name}"] for name in zs}

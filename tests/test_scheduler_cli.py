@@ -87,11 +87,18 @@ def test_run_refuses_a_bad_log_format(initialised_cli):
     assert result.exit_code == 2 and "Error: --log-format: must be 'text' or 'json'" in result.stderr
 
 
-def test_a_second_run_exits_with_one_clear_line(initialised_cli, env):
+RUN = [sys.executable, "-c", "from admin.cli import main; main()", "run"]
+
+
+def _run_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment for ``paperdigest run`` as a subprocess: no sources, the TF-IDF backend."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
-    full.update(env)
-    full.update({"PAPERDIGEST_SOURCES": "", "PAPERDIGEST_CONTENT_BACKEND": "tfidf"})
-    cmd = [sys.executable, "-c", "from admin.cli import main; main()", "run", "--log-format", "json"]
+    return {**full, **env, "PAPERDIGEST_SOURCES": "", "PAPERDIGEST_CONTENT_BACKEND": "tfidf"}
+
+
+def test_a_second_run_exits_with_one_clear_line(initialised_cli, env):
+    full = _run_env(env)
+    cmd = [*RUN, "--log-format", "json"]
     first = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         lock = env["PAPERDIGEST_HOME"] + "/scheduler.lock"
@@ -129,10 +136,7 @@ def test_sigterm_at_any_moment_of_start_up_stops_run_cleanly(initialised_cli, en
     A handler that stops the scheduler itself can deadlock there (the executor holds a
     non-reentrant lock while it starts its worker thread); CI once caught exactly that.
     """
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
-    full.update(env)
-    full.update({"PAPERDIGEST_SOURCES": "", "PAPERDIGEST_CONTENT_BACKEND": "tfidf"})
-    cmd = [sys.executable, "-c", "from admin.cli import main; main()", "run"]
+    full, cmd = _run_env(env), RUN
     rng = random.Random(7)
     for trial in range(12):
         proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
