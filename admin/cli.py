@@ -14,12 +14,11 @@ from typing import Any
 
 import click
 import typer
+from paperdigest.admin import cmd_digest, cmd_evaluate, cmd_ingest, cmd_run, cmd_setup, cmd_users
+from paperdigest.admin.context import AppContext, get_context
+from paperdigest.core.errors import PaperdigestError
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
-
-from admin import cmd_digest, cmd_evaluate, cmd_ingest, cmd_run, cmd_setup, cmd_users
-from admin.context import AppContext, get_context
-from store.errors import PaperdigestError
 
 __all__ = ["app", "main"]
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from admin.context import get_context
-from admin.output import console, emit_json, emit_record, emit_table
-from store.errors import InvalidInput
-from store.models import DIGEST_STATUSES, Digest
-from store.readers import find_reader
+from paperdigest.admin.context import get_context
+from paperdigest.admin.output import console, emit_json, emit_record, emit_table
+from paperdigest.core.errors import InvalidInput
+from paperdigest.store.models import DIGEST_STATUSES, Digest
+from paperdigest.store.readers import find_reader
 
 __all__ = ["register"]
 
@@ -40,7 +39,7 @@ def preview(
     """Show the digest a reader would get now; nothing is recorded or sent."""
     if fmt not in ("text", "html", "eml"):
         raise InvalidInput(f"--format must be text, html or eml, got {fmt!r}")
-    from digest import preview_digest
+    from paperdigest.digest import preview_digest
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store:
@@ -70,7 +69,7 @@ def send(
     as_json: bool = _JSON,
 ) -> None:
     """Send today's digest to every active reader (or the given ones), at most once per period."""
-    from digest import send_digests
+    from paperdigest.digest import send_digests
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store:
@@ -102,7 +101,7 @@ def list_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """List digests, newest first."""
-    from store.digests import list_digests
+    from paperdigest.store.digests import list_digests
 
     if status is not None and status not in DIGEST_STATUSES:
         raise InvalidInput(f"--status must be one of {', '.join(DIGEST_STATUSES)}, got {status!r}")
@@ -120,7 +119,7 @@ def show(
     as_json: bool = _JSON,
 ) -> None:
     """Show one digest with its papers, scores and reasons."""
-    from store.digests import get_digest
+    from paperdigest.store.digests import get_digest
 
     with get_context(ctx).store() as store, store.transaction() as session:
         d = get_digest(session, digest_id)
@@ -144,7 +143,7 @@ def resend(
     digest_id: int = typer.Argument(..., help="Id of a failed or unknown digest."),
 ) -> None:
     """Deliver a failed or unknown digest again (explicit: it may reach the reader twice)."""
-    from digest import resend_digest
+    from paperdigest.digest import resend_digest
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store:
@@ -162,8 +161,7 @@ def serve(
 ) -> None:
     """Run the feedback web app (More/Less like this, unsubscribe, click links) under uvicorn."""
     import uvicorn
-
-    from digest import create_app
+    from paperdigest.web import create_app
 
     app_ctx = get_context(ctx)
     app = create_app(app_ctx.settings)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
-from recommender.evaluation import format_table, run_evaluation
+from paperdigest.recommender.evaluation import format_table, run_evaluation
 
 __all__ = ["register"]
 

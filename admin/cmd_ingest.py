@@ -7,13 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from admin.context import get_context
-from admin.output import console, emit_json, emit_record, emit_table, progress
-from ingest import FORMATS, fetch_arxiv, fetch_hf, fetch_url, ingest_batch, parse_file
-from store.errors import InvalidInput
-from store.models import Batch, Paper
-from store.papers import BatchResult, NewBatch, get_batch, list_batches, list_papers, search_papers
+from paperdigest.admin.context import get_context
+from paperdigest.admin.output import console, emit_json, emit_record, emit_table, progress
+from paperdigest.core.errors import InvalidInput
+from paperdigest.ingest import FORMATS, fetch_arxiv, fetch_hf, fetch_url, ingest_batch, parse_file
+from paperdigest.store.models import Batch, Paper
+from paperdigest.store.papers import (
+    BatchResult,
+    NewBatch,
+    get_batch,
+    list_batches,
+    list_papers,
+    search_papers,
+)
 
 __all__ = ["register"]
 

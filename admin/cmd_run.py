@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from admin.context import get_context
-from admin.output import console, emit_json, emit_record, emit_table
-from store.models import utcnow
+from paperdigest.admin.context import get_context
+from paperdigest.admin.output import console, emit_json, emit_record, emit_table
+from paperdigest.store.models import utcnow
 
 __all__ = ["register"]
 
@@ -28,12 +27,12 @@ def run(
     once: bool = typer.Option(False, "--once", help="Run poll, refit, tick once and exit (for cron)."),
 ) -> None:
     """Run the scheduler: poll sources, refit the model, send due digests; stops on SIGTERM/SIGINT."""
-    from scheduler.clock import clock_from_env
-    from scheduler.lock import SchedulerLock
-    from scheduler.logs import configure_logging
-    from scheduler.runner import run_forever
-    from scheduler.service import SchedulerService
-    from store.errors import ConfigError
+    from paperdigest.core.errors import ConfigError
+    from paperdigest.scheduler.clock import clock_from_env
+    from paperdigest.scheduler.lock import SchedulerLock
+    from paperdigest.scheduler.logs import configure_logging
+    from paperdigest.scheduler.runner import run_forever
+    from paperdigest.scheduler.service import SchedulerService
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -60,7 +59,7 @@ def run(
 
 
 def _lock_holder(store: Any) -> str:
-    from scheduler.lock import AlreadyRunning, SchedulerLock
+    from paperdigest.scheduler.lock import AlreadyRunning, SchedulerLock
 
     try:
         with SchedulerLock(store):
@@ -71,8 +70,8 @@ def _lock_holder(store: Any) -> str:
 
 def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
     """Show whether the scheduler runs, next run times, last batch per source, the last digest run."""
-    from scheduler.service import SchedulerService
-    from store.jobs import last_batches_by_source, last_job_runs, list_source_states
+    from paperdigest.scheduler.service import SchedulerService
+    from paperdigest.store.jobs import last_batches_by_source, last_job_runs, list_source_states
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -132,8 +131,8 @@ def stats(
     as_json: bool = _JSON,
 ) -> None:
     """Per day: digests sent/failed/unknown, clicks, likes, dislikes, unsubscribes; like rate by position."""
-    from store.errors import InvalidInput
-    from store.jobs import daily_stats, like_rate_by_position
+    from paperdigest.core.errors import InvalidInput
+    from paperdigest.store.jobs import daily_stats, like_rate_by_position
 
     if not 1 <= days <= 3650:
         raise InvalidInput(f"--days must be between 1 and 3650, got {days}")
@@ -159,7 +158,7 @@ def demo(
     directory: Path = typer.Option(Path("paperdigest-demo"), "--dir", help="New folder for the demo."),
 ) -> None:
     """Run the whole loop offline in a new folder: ingest samples, readers, digests, feedback, digests."""
-    from scheduler.demo import run_demo
+    from paperdigest.scheduler.demo import run_demo
 
     run_demo(directory, debug=get_context(ctx).debug, echo=lambda line: console.print(line, markup=False))
 

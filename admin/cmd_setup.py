@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-
-from admin.context import get_context
-from admin.output import console, emit_record
-from store import Store
-from store.db import current_revision, head_revision, upgrade
+from paperdigest.admin.context import get_context
+from paperdigest.admin.output import console, emit_record
+from paperdigest.store import Store
+from paperdigest.store.db import current_revision, head_revision, upgrade
 
 __all__ = ["register"]
 

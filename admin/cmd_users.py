@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from admin.context import get_context
-from admin.output import console, emit_json, emit_record, emit_table
-from store.errors import InvalidInput
-from store.feedback import current_reactions, record_feedback
-from store.models import Reader
-from store.papers import find_paper
-from store.readers import (
+from paperdigest.admin.context import get_context
+from paperdigest.admin.output import console, emit_json, emit_record, emit_table
+from paperdigest.core.errors import InvalidInput
+from paperdigest.store.feedback import current_reactions, record_feedback
+from paperdigest.store.models import Reader
+from paperdigest.store.papers import find_paper
+from paperdigest.store.readers import (
     WEEKDAYS,
     ReaderFields,
     add_reader,

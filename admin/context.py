@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from store import Settings, Store, load_settings
+from paperdigest.core import Settings, load_settings
+from paperdigest.store import Store
 
 __all__ = ["AppContext", "get_context"]
 

@@ -44,15 +44,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from digest.compose import ItemInfo, PaperInfo, ReaderInfo, build_view, compose_message, message_id_for
-from digest.delivery import DeliveryResult, DeliveryWorker, Outgoing, SmtpBackend
-from digest.send import send_digests
-from digest.tokens import TokenCodec
-from store import Store, load_settings
-from store.papers import NewBatch, NewPaper, upsert_batch
-from store.readers import ReaderFields, add_reader
-from store.settings import SmtpConfig
+from paperdigest.core import load_settings
+from paperdigest.core.settings import SmtpConfig
+from paperdigest.digest.compose import (
+    ItemInfo,
+    PaperInfo,
+    ReaderInfo,
+    build_view,
+    compose_message,
+    message_id_for,
+)
+from paperdigest.digest.delivery import DeliveryResult, DeliveryWorker, Outgoing, SmtpBackend
+from paperdigest.digest.send import send_digests
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.store import Store
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.store.readers import ReaderFields, add_reader
 
 _SERVER = """
 import asyncio, sys

@@ -16,9 +16,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from ingest import ingest_batch, parse_file
-from store import Store, load_settings
-from store.models import Base
+from paperdigest.core import load_settings
+from paperdigest.ingest import ingest_batch, parse_file
+from paperdigest.store import Store
+from paperdigest.store.models import Base
 
 _WORDS = ("graph", "sparse", "diffusion", "token", "retrieval", "agent", "vision", "language", "model",
           "policy", "kernel", "causal", "robust", "federated", "contrastive", "attention", "memory",

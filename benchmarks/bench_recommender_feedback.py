@@ -20,10 +20,11 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paperdigest.recommender import HybridRecommender  # noqa: E402
+from paperdigest.recommender.data import KIND_WEIGHTS  # noqa: E402
+from paperdigest.recommender.metrics import ranking_metrics  # noqa: E402
+
 from benchmarks.bench_recommender_synthetic import _MODIFIERS, _STEMS  # noqa: E402
-from recommender import HybridRecommender  # noqa: E402
-from recommender.data import KIND_WEIGHTS  # noqa: E402
-from recommender.metrics import ranking_metrics  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -20,7 +20,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recommender.evaluation import run_evaluation  # noqa: E402
+from paperdigest.recommender.evaluation import run_evaluation  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -21,8 +21,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recommender import HybridRecommender  # noqa: E402
-from recommender.text import EmbeddingEncoder, embeddings_available  # noqa: E402
+from paperdigest.recommender import HybridRecommender  # noqa: E402
+from paperdigest.recommender.text import EmbeddingEncoder, embeddings_available  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 _WORDS = [

@@ -25,8 +25,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paperdigest.recommender.evaluation import run_evaluation  # noqa: E402
+
 from benchmarks.bench_recommender_quality import markdown  # noqa: E402
-from recommender.evaluation import run_evaluation  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 _STEMS = [

@@ -1,4 +1,5 @@
-"""Personalized digests: build, render, deliver, and the feedback web app.
+"""Personalized digests: choose, compose, render and deliver (the HTTP app is ``paperdigest.web``; the
+model store is ``paperdigest.ranking``).
 
 Public API (what the scheduler and the CLI call)::
 
@@ -15,12 +16,6 @@ Public API (what the scheduler and the CLI call)::
     preview_digest(store, settings, reader: str | int, *, now: datetime,
                    ranker: Ranker | None = None) -> Preview
         What the reader would get now (nothing is written): ``.text``, ``.html``, ``.eml()``.
-    refit_model(store: Store, settings: Settings) -> dict
-        Fit the recommender on the whole store and save it atomically with a watermark.
-    load_model(store: Store, settings: Settings) -> Ranker
-        The saved model with feedback newer than the watermark folded in (light update).
-    create_app(settings: Settings, store: Store | None = None) -> Starlette
-        The feedback web app (``paperdigest serve`` runs it under uvicorn).
     make_backend(settings: Settings) -> DeliveryBackend
         ``FileBackend(settings.outbox_dir)`` or ``SmtpBackend(settings.smtp())``.
 """
@@ -35,17 +30,13 @@ __all__ = [
     "FileBackend",
     "Outgoing",
     "Preview",
-    "Ranker",
     "ReaderOutcome",
     "SendReport",
     "SmtpBackend",
     "TokenCodec",
-    "create_app",
     "default_period",
-    "load_model",
     "make_backend",
     "preview_digest",
-    "refit_model",
     "resend_digest",
     "send_digests",
 ]
@@ -53,19 +44,16 @@ __all__ = [
 # Lazy attributes: `import digest` stays cheap (no Starlette, css-inline or recommender import)
 # for commands that never send anything.
 _WHERE = {
-    "DeliveryBackend": "digest.delivery", "DeliveryResult": "digest.delivery",
-    "FileBackend": "digest.delivery", "Outgoing": "digest.delivery", "SmtpBackend": "digest.delivery",
-    "make_backend": "digest.delivery",
-    "Ranker": "digest.model", "load_model": "digest.model", "refit_model": "digest.model",
-    "ReaderOutcome": "digest.send", "SendReport": "digest.send", "default_period": "digest.send",
-    "resend_digest": "digest.send", "send_digests": "digest.send",
-    "Preview": "digest.preview", "preview_digest": "digest.preview",
-    "TokenCodec": "digest.tokens",
-    "create_app": "digest.web",
+    "DeliveryBackend": "delivery", "DeliveryResult": "delivery", "FileBackend": "delivery",
+    "Outgoing": "delivery", "SmtpBackend": "delivery", "make_backend": "delivery",
+    "ReaderOutcome": "send", "SendReport": "send", "default_period": "send",
+    "resend_digest": "send", "send_digests": "send",
+    "Preview": "preview", "preview_digest": "preview",
+    "TokenCodec": "tokens",
 }
 
 if TYPE_CHECKING:
-    from digest.delivery import (
+    from paperdigest.digest.delivery import (
         DeliveryBackend,
         DeliveryResult,
         FileBackend,
@@ -73,16 +61,14 @@ if TYPE_CHECKING:
         SmtpBackend,
         make_backend,
     )
-    from digest.model import Ranker, load_model, refit_model
-    from digest.preview import Preview, preview_digest
-    from digest.send import ReaderOutcome, SendReport, default_period, resend_digest, send_digests
-    from digest.tokens import TokenCodec
-    from digest.web import create_app
+    from paperdigest.digest.preview import Preview, preview_digest
+    from paperdigest.digest.send import ReaderOutcome, SendReport, default_period, resend_digest, send_digests
+    from paperdigest.digest.tokens import TokenCodec
 
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
-        raise AttributeError(f"module 'digest' has no attribute {name!r}")
+        raise AttributeError(f"module 'paperdigest.digest' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(_WHERE[name]), name)
+    return getattr(importlib.import_module(f"paperdigest.digest.{_WHERE[name]}"), name)

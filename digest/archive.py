@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from digest.compose import ReaderInfo
-from digest.delivery import write_atomic
-from digest.render import DigestView, IndexEntry, render_index, render_page
-from store import Settings
+from paperdigest.core import Settings
+from paperdigest.digest.compose import ReaderInfo
+from paperdigest.digest.delivery import write_atomic
+from paperdigest.digest.render import DigestView, IndexEntry, render_index, render_page
 
 __all__ = ["archive_folder", "write_archive_page"]
 

@@ -22,7 +22,9 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote, urlsplit
 
-from digest.render import (
+from paperdigest.core.errors import InvalidInput
+from paperdigest.core.settings import Settings
+from paperdigest.digest.render import (
     SHORT_TITLE_CHARS,
     TITLE_CHARS,
     DigestView,
@@ -34,10 +36,8 @@ from digest.render import (
     shorten,
     snippet,
 )
-from digest.tokens import TokenCodec
-from store.errors import InvalidInput
-from store.readers import validate_email
-from store.settings import Settings
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.store.readers import validate_email
 
 __all__ = [
     "SUBJECT_CHARS",

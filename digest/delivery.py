@@ -27,8 +27,8 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
-from store.readers import mask_email
-from store.settings import Settings, SmtpConfig
+from paperdigest.core.settings import Settings, SmtpConfig
+from paperdigest.store.readers import mask_email
 
 __all__ = [
     "DeliveryBackend",

@@ -15,14 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-from digest.archive import write_archive_page
-from digest.compose import ItemInfo, PaperInfo, ReaderInfo, build_view, compose_message, message_id_for
-from digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
-from digest.tokens import TokenCodec
-from store import Settings, Store
-from store.digests import claim_digest, finish_digest, items_with_papers, release_digest
-from store.models import Digest
-from store.readers import mask_email
+from paperdigest.core import Settings
+from paperdigest.digest.archive import write_archive_page
+from paperdigest.digest.compose import (
+    ItemInfo,
+    PaperInfo,
+    ReaderInfo,
+    build_view,
+    compose_message,
+    message_id_for,
+)
+from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.store import Store
+from paperdigest.store.digests import claim_digest, finish_digest, items_with_papers, release_digest
+from paperdigest.store.models import Digest
+from paperdigest.store.readers import mask_email
 
 __all__ = ["MAX_ATTEMPTS", "Delivered", "deliver_ready"]
 

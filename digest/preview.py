@@ -6,15 +6,16 @@ import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from digest.compose import ItemInfo, ReaderInfo, build_message, build_view
-from digest.model import Ranker, load_model
-from digest.rank import PreparedReader, rank_readers
-from digest.render import DigestView, render_email_html, render_page, render_text
-from digest.send import FIRST_DIGEST_DAYS, default_period, reader_info
-from digest.tokens import TokenCodec
-from store import Settings, Store
-from store.digests import last_delivered_at, seen_paper_ids
-from store.readers import find_reader
+from paperdigest.core import Settings
+from paperdigest.digest.compose import ItemInfo, ReaderInfo, build_message, build_view
+from paperdigest.digest.rank import PreparedReader, rank_readers
+from paperdigest.digest.render import DigestView, render_email_html, render_page, render_text
+from paperdigest.digest.send import FIRST_DIGEST_DAYS, default_period, reader_info
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.ranking.model_store import Ranker, load_model
+from paperdigest.store import Store
+from paperdigest.store.digests import last_delivered_at, seen_paper_ids
+from paperdigest.store.readers import find_reader
 
 __all__ = ["Preview", "preview_digest"]
 

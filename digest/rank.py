@@ -11,11 +11,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from digest.compose import ItemInfo, PaperInfo, ReaderInfo
-from digest.model import Ranker, papers_frame
-from store import Settings, Store
-from store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
-from store.models import Paper
+from paperdigest.core import Settings
+from paperdigest.digest.compose import ItemInfo, PaperInfo, ReaderInfo
+from paperdigest.ranking.model_store import Ranker, papers_frame
+from paperdigest.store import Store
+from paperdigest.store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
+from paperdigest.store.models import Paper
 
 __all__ = ["SCORE_THRESHOLD", "PreparedReader", "rank_readers"]
 

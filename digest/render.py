@@ -104,7 +104,7 @@ def authors_line(authors: Sequence[str] | None, limit: int = 6) -> str:
 def environment() -> jinja2.Environment:
     """The one template environment (built on first use, not at import)."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("templates", ""),
+        loader=jinja2.PackageLoader("paperdigest.templates", ""),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True,
                                             default=True, disabled_extensions=("txt",)),
         undefined=jinja2.StrictUndefined,

@@ -20,19 +20,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.compose import (
+from paperdigest.core import Settings
+from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.digest.compose import (
     ItemInfo,
     ReaderInfo,
     build_view,
 )
-from digest.delivery import DeliveryBackend, make_backend
-from digest.dispatch import MAX_ATTEMPTS, Delivered, deliver_ready
-from digest.model import Ranker, load_model
-from digest.rank import PreparedReader, rank_readers
-from digest.render import render_email_html
-from digest.tokens import TokenCodec
-from store import Settings, Store
-from store.digests import (
+from paperdigest.digest.delivery import DeliveryBackend, make_backend
+from paperdigest.digest.dispatch import MAX_ATTEMPTS, Delivered, deliver_ready
+from paperdigest.digest.rank import PreparedReader, rank_readers
+from paperdigest.digest.render import render_email_html
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.ranking.model_store import Ranker, load_model
+from paperdigest.store import Store
+from paperdigest.store.digests import (
     fail_digest,
     find_digest,
     get_or_create_many,
@@ -41,9 +43,8 @@ from store.digests import (
     reopen_digest,
     seen_many,
 )
-from store.errors import InvalidInput, NotFound
-from store.models import Reader
-from store.readers import list_readers, validate_email
+from paperdigest.store.models import Reader
+from paperdigest.store.readers import list_readers, validate_email
 
 __all__ = [
     "FIRST_DIGEST_DAYS",

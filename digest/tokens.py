@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
-
-from store.errors import InvalidInput
+from paperdigest.core.errors import InvalidInput
 
 __all__ = ["ClickToken", "FeedbackToken", "TokenCodec", "UnsubscribeToken"]
 

@@ -19,11 +19,11 @@ on the database itself.
 
 from __future__ import annotations
 
-from ingest.errors import EmptyBatch, FetchError, IngestError
-from ingest.fetch import fetch_arxiv, fetch_hf, fetch_url
-from ingest.parse import DEFAULT_SOURCES, FORMATS, parse_bytes, parse_file, sniff_format
-from ingest.service import ingest_batch
-from store.papers import BatchResult, NewBatch, NewPaper
+from paperdigest.ingest.errors import EmptyBatch, FetchError, IngestError
+from paperdigest.ingest.fetch import fetch_arxiv, fetch_hf, fetch_url
+from paperdigest.ingest.parse import DEFAULT_SOURCES, FORMATS, parse_bytes, parse_file, sniff_format
+from paperdigest.ingest.service import ingest_batch
+from paperdigest.store.papers import BatchResult, NewBatch, NewPaper
 
 __all__ = [
     "DEFAULT_SOURCES",

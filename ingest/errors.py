@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.errors import InvalidInput, PaperdigestError
+from paperdigest.core.errors import InvalidInput, PaperdigestError
 
 __all__ = ["EmptyBatch", "FetchError", "IngestError"]
 

@@ -13,10 +13,10 @@ import email.utils
 import re
 import xml.etree.ElementTree as ET
 
-from ingest.errors import EmptyBatch, IngestError
-from ingest.records import arxiv_from, split_authors
-from ingest.text import clean_text, line_of
-from store.papers import NewPaper
+from paperdigest.ingest.errors import EmptyBatch, IngestError
+from paperdigest.ingest.records import arxiv_from, split_authors
+from paperdigest.ingest.text import clean_text, line_of
+from paperdigest.store.papers import NewPaper
 
 __all__ = ["parse_xml", "xml_kind"]
 

@@ -13,12 +13,11 @@ import time
 from typing import Any
 
 import httpx
-
-from ingest.errors import FetchError, IngestError
-from ingest.parse import parse_bytes
-from ingest.text import MAX_INPUT_BYTES, describe_size
-from store.papers import NewBatch
-from store.settings import Settings
+from paperdigest.core.settings import Settings
+from paperdigest.ingest.errors import FetchError, IngestError
+from paperdigest.ingest.parse import parse_bytes
+from paperdigest.ingest.text import MAX_INPUT_BYTES, describe_size
+from paperdigest.store.papers import NewBatch
 
 __all__ = ["ARXIV_MAX_RESULTS", "MAX_WAIT", "USER_AGENT", "fetch_arxiv", "fetch_hf", "fetch_url", "get_bytes"]
 

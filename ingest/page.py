@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ingest.errors import IngestError
-from ingest.text import clean_text
-from store.papers import MAX_TITLE_CHARS, NewPaper
+from paperdigest.ingest.errors import IngestError
+from paperdigest.ingest.text import clean_text
+from paperdigest.store.papers import MAX_TITLE_CHARS, NewPaper
 
 __all__ = ["infer_date", "parse_page"]
 

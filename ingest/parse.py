@@ -17,13 +17,13 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from ingest.errors import EmptyBatch, IngestError
-from ingest.feeds import parse_xml
-from ingest.page import parse_page
-from ingest.records import where
-from ingest.tables import is_hf_json, json_items, parse_csv, parse_hf, parse_json
-from ingest.text import MAX_INPUT_BYTES, check_size, decode
-from store.papers import NewBatch, NewPaper, validate_batch
+from paperdigest.ingest.errors import EmptyBatch, IngestError
+from paperdigest.ingest.feeds import parse_xml
+from paperdigest.ingest.page import parse_page
+from paperdigest.ingest.records import where
+from paperdigest.ingest.tables import is_hf_json, json_items, parse_csv, parse_hf, parse_json
+from paperdigest.ingest.text import MAX_INPUT_BYTES, check_size, decode
+from paperdigest.store.papers import NewBatch, NewPaper, validate_batch
 
 log = logging.getLogger("paperdigest.ingest")
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ingest.errors import IngestError
-from ingest.text import clean_text
-from store.papers import NewPaper, normalize_arxiv_id
+from paperdigest.ingest.errors import IngestError
+from paperdigest.ingest.text import clean_text
+from paperdigest.store.papers import NewPaper, normalize_arxiv_id
 
 __all__ = ["FIELD_ALIASES", "arxiv_from", "paper_from_record", "parse_day", "split_authors", "where"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from store import Store
-from store.papers import BatchResult, NewBatch, upsert_batch_atomic
+from paperdigest.store import Store
+from paperdigest.store.papers import BatchResult, NewBatch, upsert_batch_atomic
 
 __all__ = ["ingest_batch"]
 

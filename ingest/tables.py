@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ingest.errors import IngestError
-from ingest.records import FIELD_ALIASES, paper_from_record, where
-from ingest.text import line_of
-from store.papers import NewPaper
+from paperdigest.ingest.errors import IngestError
+from paperdigest.ingest.records import FIELD_ALIASES, paper_from_record, where
+from paperdigest.ingest.text import line_of
+from paperdigest.store.papers import NewPaper
 
 __all__ = ["is_hf_json", "json_items", "parse_csv", "parse_hf", "parse_json"]
 

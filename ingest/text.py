@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from ingest.errors import IngestError
+from paperdigest.ingest.errors import IngestError
 
 __all__ = ["MAX_INPUT_BYTES", "check_size", "clean_text", "decode", "describe_size", "line_of"]
 

@@ -22,9 +22,9 @@ Errors: ``RecommenderError`` (a ``ValueError``) and its subclasses ``InputError`
 Evaluation: :mod:`recommender.evaluation` (``run_evaluation`` and metric functions).
 """
 
-from recommender.data import Recommendation
-from recommender.errors import InputError, ModelFormatError, NotFittedError, RecommenderError
-from recommender.hybrid import HybridRecommender
+from paperdigest.recommender.data import Recommendation
+from paperdigest.recommender.errors import InputError, ModelFormatError, NotFittedError, RecommenderError
+from paperdigest.recommender.hybrid import HybridRecommender
 
 __all__ = [
     "HybridRecommender",

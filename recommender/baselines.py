@@ -12,19 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
-
-from recommender.collab import fit_als
-from recommender.content import RidgeView
-from recommender.data import (
+from paperdigest.recommender.collab import fit_als
+from paperdigest.recommender.content import RidgeView
+from paperdigest.recommender.data import (
     Recommendation,
     clean_interactions,
     clean_papers,
     paper_texts,
     preference_matrix,
 )
-from recommender.errors import InputError, NotFittedError
-from recommender.text import TfidfEncoder, make_encoder
+from paperdigest.recommender.errors import InputError, NotFittedError
+from paperdigest.recommender.text import TfidfEncoder, make_encoder
+from sklearn.preprocessing import normalize
 
 __all__ = [
     "BASELINES",

@@ -8,8 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from recommender.errors import InputError
+from paperdigest.recommender.errors import InputError
 
 __all__ = [
     "KIND_WEIGHTS",

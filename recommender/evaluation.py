@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from recommender.baselines import BASELINES
-from recommender.errors import InputError
-from recommender.hybrid import HybridRecommender
-from recommender.metrics import ranking_metrics, top_k_indices
-from recommender.text import embeddings_available
+from paperdigest.recommender.baselines import BASELINES
+from paperdigest.recommender.errors import InputError
+from paperdigest.recommender.hybrid import HybridRecommender
+from paperdigest.recommender.metrics import ranking_metrics, top_k_indices
+from paperdigest.recommender.text import embeddings_available
 
 __all__ = [
     "EvaluationData",

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
-from recommender.content import unit_dense, zscore_rows
-from recommender.data import Recommendation
+from paperdigest.recommender.content import unit_dense, zscore_rows
+from paperdigest.recommender.data import Recommendation
 
 if TYPE_CHECKING:
-    from recommender.hybrid import HybridRecommender
+    from paperdigest.recommender.hybrid import HybridRecommender
 
 __all__ = ["build_lists", "fallback_scores", "mmr_order"]
 

@@ -16,11 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from recommender import explain
-from recommender.collab import fit_als, neighbour_graph, unit_rows
-from recommender.content import FactorMap, NeighbourFactorMap, RandomFourierMap, RidgeView, zscore_rows
-from recommender.data import (
+from paperdigest.recommender import explain
+from paperdigest.recommender.collab import fit_als, neighbour_graph, unit_rows
+from paperdigest.recommender.content import (
+    FactorMap,
+    NeighbourFactorMap,
+    RandomFourierMap,
+    RidgeView,
+    zscore_rows,
+)
+from paperdigest.recommender.data import (
     Recommendation,
     clean_interactions,
     clean_papers,
@@ -28,10 +33,17 @@ from recommender.data import (
     paper_texts,
     preference_matrix,
 )
-from recommender.errors import InputError, ModelFormatError, NotFittedError
-from recommender.sparse_edit import grow, replace_rows, set_entries
-from recommender.text import TfidfEncoder, make_encoder
-from recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW, BlendParams, popularity_target, tune_blend
+from paperdigest.recommender.errors import InputError, ModelFormatError, NotFittedError
+from paperdigest.recommender.sparse_edit import grow, replace_rows, set_entries
+from paperdigest.recommender.text import TfidfEncoder, make_encoder
+from paperdigest.recommender.tuning import (
+    KNN_MAP_VIEW,
+    MAP_VIEW,
+    POP_VIEW,
+    BlendParams,
+    popularity_target,
+    tune_blend,
+)
 
 __all__ = ["FORMAT_VERSION", "HybridRecommender"]
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-
-from recommender.collab import neighbour_graph, unit_rows
-from recommender.content import FactorMap, NeighbourFactorMap, RidgeView, zscore_rows
-from recommender.metrics import ranking_metrics
+from paperdigest.recommender.collab import neighbour_graph, unit_rows
+from paperdigest.recommender.content import FactorMap, NeighbourFactorMap, RidgeView, zscore_rows
+from paperdigest.recommender.metrics import ranking_metrics
 
 __all__ = ["MAP_VIEW", "POP_VIEW", "BlendParams", "popularity_target", "tune_blend"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from store.errors import ConfigError
+from paperdigest.core.errors import ConfigError
 
 __all__ = ["FAKE_NOW_ENV", "Clock", "clock_from_env", "fixed_clock", "system_clock"]
 

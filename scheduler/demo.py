@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from scheduler.service import SchedulerService
-from store import Settings, Store, load_settings
-from store.errors import InvalidInput, PaperdigestError
-from store.feedback import record_feedback
-from store.models import Reader
-from store.papers import find_paper
-from store.readers import ReaderFields, add_reader, list_readers
+from paperdigest.core import Settings, load_settings
+from paperdigest.core.errors import InvalidInput, PaperdigestError
+from paperdigest.scheduler.service import SchedulerService
+from paperdigest.store import Store
+from paperdigest.store.feedback import record_feedback
+from paperdigest.store.models import Reader
+from paperdigest.store.papers import find_paper
+from paperdigest.store.readers import ReaderFields, add_reader, list_readers
 
 __all__ = ["DEMO_MARKER", "DEMO_READERS", "DemoResult", "run_demo"]
 
@@ -72,7 +73,7 @@ def _prepare_folder(folder: Path) -> Path:
 
 
 def _demo_files() -> list[Path]:
-    base = resources.files("scheduler") / "demo_data"
+    base = resources.files("paperdigest.scheduler") / "demo_data"
     return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith(".json"))
 
 
@@ -132,7 +133,7 @@ def _drop(paths: list[Path], inbox: Path) -> None:
 
 def _newest_digests(store: Store) -> dict[str, tuple[int, list[tuple[str, str]]]]:
     """email -> (digest id, [(paper id, title)]) of each reader's newest sent digest."""
-    from store.digests import list_digests
+    from paperdigest.store.digests import list_digests
 
     out: dict[str, tuple[int, list[tuple[str, str]]]] = {}
     with store.transaction() as session:

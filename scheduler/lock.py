@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from store import Store
-from store.errors import PaperdigestError
-from store.jobs import advisory_lock, advisory_unlock
+from paperdigest.core.errors import PaperdigestError
+from paperdigest.store import Store
+from paperdigest.store.jobs import advisory_lock, advisory_unlock
 
 __all__ = ["LOCK_KEY", "AlreadyRunning", "SchedulerLock"]
 

@@ -29,10 +29,9 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-
-from scheduler.lock import SchedulerLock
-from scheduler.service import SchedulerService
-from store import Settings
+from paperdigest.core import Settings
+from paperdigest.scheduler.lock import SchedulerLock
+from paperdigest.scheduler.service import SchedulerService
 
 __all__ = ["build_scheduler", "run_forever"]
 

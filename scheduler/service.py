@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from scheduler.clock import Clock, system_clock
-from scheduler.due import DueDigest, due_digests
-from scheduler.sources import Fetcher, Ingest, SourcePoller, default_fetchers
-from store import Settings, Store
-from store.jobs import digest_state, finish_job, mark_interrupted_sends, newest_batch, start_job
-from store.readers import list_readers
+from paperdigest.core import Settings
+from paperdigest.scheduler.clock import Clock, system_clock
+from paperdigest.scheduler.due import DueDigest, due_digests
+from paperdigest.scheduler.sources import Fetcher, Ingest, SourcePoller, default_fetchers
+from paperdigest.store import Store
+from paperdigest.store.jobs import digest_state, finish_job, mark_interrupted_sends, newest_batch, start_job
+from paperdigest.store.readers import list_readers
 
 __all__ = ["JOB_NAMES", "SchedulerService", "Sender"]
 
@@ -36,19 +37,19 @@ Sender = Callable[..., Any]  # digest.send_digests(store, settings, *, now, read
 
 
 def _default_send(store: Store, settings: Settings, **kwargs: Any) -> Any:
-    from digest import send_digests
+    from paperdigest.digest import send_digests
 
     return send_digests(store, settings, **kwargs)
 
 
 def _default_ranker(store: Store, settings: Settings) -> Any:
-    from digest import load_model
+    from paperdigest.ranking import load_model
 
     return load_model(store, settings)
 
 
 def _default_refit(store: Store, settings: Settings) -> Any:
-    from digest import refit_model
+    from paperdigest.ranking import refit_model
 
     return refit_model(store, settings)
 

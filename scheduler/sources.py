@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store import Settings, Store
-from store.jobs import record_source, source_state
-from store.papers import NewBatch
+from paperdigest.core import Settings
+from paperdigest.store import Store
+from paperdigest.store.jobs import record_source, source_state
+from paperdigest.store.papers import NewBatch
 
 __all__ = ["HF_BACKFILL_DAYS", "PollReport", "SourcePoller", "default_fetchers"]
 
@@ -48,7 +49,7 @@ class PollReport:
 
 def _hf(settings: Settings) -> Fetcher:
     def fetch(cursor: str | None, now: dt.datetime) -> Iterator[tuple[NewBatch, str | None]]:
-        from ingest import EmptyBatch, fetch_hf
+        from paperdigest.ingest import EmptyBatch, fetch_hf
 
         today = now.astimezone(dt.UTC).date()
         start = today
@@ -69,7 +70,7 @@ def _hf(settings: Settings) -> Fetcher:
 
 def _arxiv(settings: Settings, category: str) -> Fetcher:
     def fetch(cursor: str | None, now: dt.datetime) -> Iterator[tuple[NewBatch, str | None]]:
-        from ingest import fetch_arxiv
+        from paperdigest.ingest import fetch_arxiv
 
         yield fetch_arxiv(settings, category, skip_incomplete=True), None
 
@@ -78,7 +79,7 @@ def _arxiv(settings: Settings, category: str) -> Fetcher:
 
 def _watch(folder: Path) -> Fetcher:
     def fetch(cursor: str | None, now: dt.datetime) -> Iterator[tuple[NewBatch, str | None]]:
-        from ingest import parse_file
+        from paperdigest.ingest import parse_file
 
         if not folder.is_dir():
             return
@@ -122,7 +123,7 @@ Ingest = Callable[[Store, NewBatch], Any]
 
 
 def _default_ingest(store: Store, batch: NewBatch) -> Any:
-    from ingest import ingest_batch
+    from paperdigest.ingest import ingest_batch
 
     return ingest_batch(store, batch)
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-
-from admin.cli import app
+from paperdigest.admin.cli import app
 
 
 def _options(command: Any) -> str:

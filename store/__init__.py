@@ -10,11 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from store.db import check_schema, make_engine, make_sessionmaker, session_scope, upgrade
-from store.errors import (
+from paperdigest.core.errors import (
     AlreadyExists,
     ConfigError,
     InvalidInput,
@@ -22,8 +18,11 @@ from store.errors import (
     PaperdigestError,
     StoreNotInitialized,
 )
-from store.secrets import create_secret_key, load_secret_keys
-from store.settings import Secret, Settings, load_settings
+from paperdigest.core.secrets import create_secret_key, load_secret_keys
+from paperdigest.core.settings import Secret, Settings, load_settings
+from paperdigest.store.db import check_schema, make_engine, make_sessionmaker, session_scope, upgrade
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
     "AlreadyExists",

@@ -13,13 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paperdigest.core.errors import ConfigError, StoreNotInitialized
+from paperdigest.core.settings import Settings
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-
-from store.errors import ConfigError, StoreNotInitialized
-from store.settings import Settings
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -96,7 +95,7 @@ def _alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    script_dir = resources.files("store") / "migrations"
+    script_dir = resources.files("paperdigest.store") / "migrations"
     cfg.set_main_option("script_location", str(script_dir))
     cfg.attributes["engine"] = engine
     return cfg

@@ -12,11 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, selectinload
-
-from store.errors import InvalidInput, NotFound
-from store.models import (
+from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.store.models import (
     Batch,
     BatchPaper,
     Digest,
@@ -26,6 +23,8 @@ from store.models import (
     Reader,
     utcnow,
 )
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
 
 __all__ = [
     "DELIVERED_STATUSES",

@@ -10,11 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from store.errors import InvalidInput, NotFound
-from store.models import (
+from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.store.models import (
     INTERACTION_KINDS,
     INTERACTION_SOURCES,
     Interaction,
@@ -22,6 +19,8 @@ from store.models import (
     Reader,
     utcnow,
 )
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 __all__ = [
     "FeedbackResult",

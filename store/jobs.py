@@ -10,10 +10,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from paperdigest.store.models import (
+    Batch,
+    Digest,
+    DigestItem,
+    Interaction,
+    JobRun,
+    Reader,
+    SourceState,
+    utcnow,
+)
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.orm import Session
-
-from store.models import Batch, Digest, DigestItem, Interaction, JobRun, Reader, SourceState, utcnow
 
 __all__ = [
     "DELIVERED_STATUSES",

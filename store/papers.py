@@ -14,13 +14,12 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.store.db import session_scope
+from paperdigest.store.models import Batch, BatchPaper, Paper, utcnow
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-
-from store.db import session_scope
-from store.errors import InvalidInput, NotFound
-from store.models import Batch, BatchPaper, Paper, utcnow
 
 __all__ = [
     "MAX_ABSTRACT_CHARS",

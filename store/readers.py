@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
+from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Reader, utcnow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from store.errors import AlreadyExists, InvalidInput, NotFound
-from store.models import CADENCES, FORMATS, READER_STATUSES, Reader, utcnow
 
 __all__ = [
     "WEEKDAYS",

@@ -17,10 +17,9 @@ from typing import Any
 
 import pandas as pd
 from aiosmtpd.controller import Controller
-
-from store import Store
-from store.papers import NewBatch, NewPaper, upsert_batch
-from store.readers import ReaderFields, add_reader
+from paperdigest.store import Store
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.store.readers import ReaderFields, add_reader
 
 GRAPH = [
     ("Graph attention networks for molecules", "We apply graph neural networks to molecule graphs."),

@@ -7,12 +7,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from paperdigest.store import Store
+from paperdigest.store.models import Batch, Digest, Reader
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.store.readers import ReaderFields, add_reader
 from sqlalchemy import update
-
-from store import Store
-from store.models import Batch, Digest, Reader
-from store.papers import NewBatch, NewPaper, upsert_batch
-from store.readers import ReaderFields, add_reader
 
 
 def at(text: str) -> dt.datetime:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paperdigest.core import Settings, load_settings
+from paperdigest.store import Store
 from typer.testing import CliRunner
-
-from store import Settings, Store, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("PAPERDIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -109,7 +109,7 @@ def pg_store(pg_database: str, home: Path) -> Iterator[Store]:
     settings = load_settings(env={"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_DATABASE_URL": pg_database})
     store, _ = Store.initialise(settings)
     yield store
-    from store.models import Base
+    from paperdigest.store.models import Base
 
     with store.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
@@ -132,7 +132,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Any:
-        from admin.cli import app
+        from paperdigest.admin.cli import app
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
         env.update(self.env)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from conftest import Cli
-
-from store import Store, load_settings
-from store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.core import load_settings
+from paperdigest.store import Store
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
 
 
 def _add_papers(env: dict[str, str]) -> None:
@@ -104,8 +104,8 @@ def test_users_import_all_or_nothing(initialised_cli: Cli, tmp_path: Path) -> No
 
 
 def test_debug_shows_traceback(initialised_cli: Cli) -> None:
-    from admin.cli import app
-    from store.errors import NotFound
+    from paperdigest.admin.cli import app
+    from paperdigest.core.errors import NotFound
 
     result = initialised_cli.runner.invoke(
         app, ["--debug", "users", "show", "nobody@x.org"], env=initialised_cli.env

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from _digest_helpers import GRAPH, VISION, KeywordRanker, add_batch, add_readers, now
 from conftest import free_port, need
+from paperdigest.core import load_settings
+from paperdigest.digest import FileBackend, send_digests
+from paperdigest.store import Store
+from paperdigest.store.feedback import current_reactions
+from paperdigest.web import create_app
 from test_digest_web import serve
-
-from digest import FileBackend, create_app, send_digests
-from store import Store, load_settings
-from store.feedback import current_reactions
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

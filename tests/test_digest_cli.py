@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from _digest_helpers import GRAPH, VISION, add_batch, parse
-
-from store import Store, load_settings
+from paperdigest.core import load_settings
+from paperdigest.store import Store
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from _digest_helpers import GRAPH, VISION, add_batch, add_readers, now
-
-from digest import FileBackend, load_model, refit_model, send_digests
-from digest.model import MODEL_FILE, WATERMARK_FILE
-from store import Store, load_settings
-from store.digests import get_digest, list_digests
-from store.feedback import record_feedback
+from paperdigest.core import load_settings
+from paperdigest.digest import FileBackend, send_digests
+from paperdigest.ranking import load_model, refit_model
+from paperdigest.ranking.model_store import MODEL_FILE, WATERMARK_FILE
+from paperdigest.store import Store
+from paperdigest.store.digests import get_digest, list_digests
+from paperdigest.store.feedback import record_feedback
 
 
 @pytest.fixture
@@ -51,8 +52,8 @@ def test_feedback_after_the_fit_reaches_the_next_ranking_without_a_refit(tfidf_s
     assert model_file.stat().st_mtime_ns == before  # folded in, not refitted
     cands = add_batch(tfidf_store, [("Graph pooling layers", "Pooling on graphs."),
                                     ("Image super resolution", "Upscaling images.")], label="day3")
-    from digest.model import papers_frame
-    from store.digests import papers_by_id
+    from paperdigest.ranking.model_store import papers_frame
+    from paperdigest.store.digests import papers_by_id
 
     with tfidf_store.transaction() as session:
         frame = papers_frame(list(papers_by_id(session, cands).values()))

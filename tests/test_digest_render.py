@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from _digest_helpers import parse
-
-from digest.compose import (
+from paperdigest.core import InvalidInput, Settings, load_settings
+from paperdigest.digest.compose import (
     SUBJECT_CHARS,
     ItemInfo,
     PaperInfo,
@@ -19,9 +19,8 @@ from digest.compose import (
     build_view,
     message_id_for,
 )
-from digest.render import render_email_html, render_page, render_text, shorten, snippet
-from digest.tokens import TokenCodec
-from store import InvalidInput, Settings, load_settings
+from paperdigest.digest.render import render_email_html, render_page, render_text, shorten, snippet
+from paperdigest.digest.tokens import TokenCodec
 
 NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
 EVIL = '<script>alert("x")</script> "onload=alert(1) <b>bold</b>'
@@ -194,7 +193,7 @@ def test_tokens_are_exactly_what_itsdangerous_signs(monkeypatch: pytest.MonkeyPa
     _, stamp = codec._click.loads(later, return_timestamp=True)
     assert int(stamp.timestamp()) == 1_790_086_400
     # The hand-joined JSON payload is the serializer's for any value, not only ids.
-    from digest.tokens import _payload
+    from paperdigest.digest.tokens import _payload
 
     for data in ([True, 1.5, paper_id, None, -3], [0], [[1], {"k": paper_id}]):
         assert _payload(data) == codec._unsub.dump_payload(data)
@@ -227,7 +226,7 @@ def _events(html: str) -> list[tuple[object, ...]]:
 
 def test_inlining_the_template_once_gives_what_inlining_each_message_gave(cfg: Settings,
                                                                          codec: TokenCodec) -> None:
-    from digest import render
+    from paperdigest.digest import render
 
     assert render._inlined_email_template() is not None  # the fast path is the one in use
     odd = EVIL + " & 'q' \n\r\t x"
@@ -250,7 +249,7 @@ def test_inlining_the_template_once_gives_what_inlining_each_message_gave(cfg: S
 def test_line_joining_matches_the_regex() -> None:
     import random
 
-    from digest.render import _NEWLINES, _join_lines
+    from paperdigest.digest.render import _NEWLINES, _join_lines
 
     rng = random.Random(4)
     alphabet = ["a", "<p>", " ", "\t", "\n", "\r", "\u00a0", "\u2003", "\x1c", "x y"]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from _digest_helpers import GRAPH, VISION, KeywordRanker, add_batch, add_readers, now, parse
-
-from digest import FileBackend, send_digests
-from digest.send import resend_digest
-from store import InvalidInput, NotFound, Store
-from store.digests import claim_digest, get_digest, list_digests
-from store.feedback import record_feedback
-from store.models import Reader
+from paperdigest.core import InvalidInput, NotFound
+from paperdigest.digest import FileBackend, send_digests
+from paperdigest.digest.send import resend_digest
+from paperdigest.store import Store
+from paperdigest.store.digests import claim_digest, get_digest, list_digests
+from paperdigest.store.feedback import record_feedback
+from paperdigest.store.models import Reader
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ class _Refuse:
         pass
 
     def deliver(self, item: object) -> object:
-        from digest import DeliveryResult
+        from paperdigest.digest import DeliveryResult
 
         return DeliveryResult("deferred", "no route")
 

@@ -24,12 +24,12 @@ from _digest_helpers import (
     smtp_server,
 )
 from conftest import free_port, need
-
-from digest import SmtpBackend, TokenCodec, send_digests
-from digest.send import resend_digest
-from store import Store, load_settings
-from store.digests import list_digests
-from store.settings import SmtpConfig
+from paperdigest.core import load_settings
+from paperdigest.core.settings import SmtpConfig
+from paperdigest.digest import SmtpBackend, TokenCodec, send_digests
+from paperdigest.digest.send import resend_digest
+from paperdigest.store import Store
+from paperdigest.store.digests import list_digests
 
 
 def _config(port: int, **kw: object) -> SmtpConfig:
@@ -215,7 +215,7 @@ def test_implicit_tls(store: Store, tmp_path: Path) -> None:
 
 
 def test_8bit_body_is_announced_and_converts_for_old_servers(store: Store, smtp: Server) -> None:
-    from digest.delivery import to_seven_bit
+    from paperdigest.digest.delivery import to_seven_bit
 
     add_batch(store, [("Graph 📈 Übersicht: שלום", "Résumé of graph methods. " * 30)])
     [rid] = add_readers(store, ("ann@example.org", ["graph"]))
@@ -236,7 +236,7 @@ def test_8bit_body_is_announced_and_converts_for_old_servers(store: Store, smtp:
 def test_dot_stuffing_matches_the_rfc_rules() -> None:
     import random
 
-    from digest.delivery import _dot_stuff
+    from paperdigest.digest.delivery import _dot_stuff
 
     def by_regex(data: bytes) -> bytes:  # RFC 5321 4.5.2, written the obvious (slow) way
         data = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r?\n", b"\r\n", data))

@@ -12,12 +12,12 @@ import pytest
 import uvicorn
 from _digest_helpers import GRAPH, add_batch, add_readers
 from conftest import free_port
-
-from digest import TokenCodec, create_app
-from store import Store
-from store.feedback import current_reactions
-from store.models import Interaction, Reader
-from store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.digest import TokenCodec
+from paperdigest.store import Store
+from paperdigest.store.feedback import current_reactions
+from paperdigest.store.models import Interaction, Reader
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.web import create_app
 
 
 @dataclass

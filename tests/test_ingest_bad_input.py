@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from paperdigest.core import load_settings
+from paperdigest.store import Store
+from paperdigest.store.models import Batch, Paper
 from sqlalchemy import func, select
-
-from store import Store, load_settings
-from store.models import Batch, Paper
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 HEADER = "new\n\nGet trending papers in your email inbox!\n\nJul 4\n\n"
@@ -120,7 +120,7 @@ def test_html_in_a_page_title_is_stripped_and_stored(initialised_cli, env, tmp_p
 def test_debug_shows_the_traceback(initialised_cli, tmp_path: Path) -> None:
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
-    from ingest import IngestError
+    from paperdigest.ingest import IngestError
 
     with pytest.raises(IngestError, match="file is empty"):
         initialised_cli("--debug", "ingest", str(path), ok=False)

@@ -13,9 +13,8 @@ import httpx
 import pytest
 from _ingest_helpers import DroppingServer, Server
 from conftest import free_port
-
-from ingest import EmptyBatch, FetchError, IngestError, fetch_arxiv, fetch_hf, fetch_url
-from store import Settings, load_settings
+from paperdigest.core import Settings, load_settings
+from paperdigest.ingest import EmptyBatch, FetchError, IngestError, fetch_arxiv, fetch_hf, fetch_url
 
 FAST = 0.01  # backoff base in tests: retries stay bounded and quick
 
@@ -56,7 +55,7 @@ def test_fetch_hf_day_with_an_empty_summary_is_refused_unless_polling(
 
 
 def test_scheduler_hf_poll_keeps_a_day_with_one_empty_summary(net_env: dict[str, str]) -> None:
-    from scheduler.sources import default_fetchers
+    from paperdigest.scheduler.sources import default_fetchers
 
     fetch = default_fetchers(load_settings(env={**net_env, "PAPERDIGEST_SOURCES": "hf"}))["hf"]
     now = dt.datetime(2025, 7, 4, 12, tzinfo=dt.UTC)

@@ -6,10 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
-from ingest import DEFAULT_SOURCES, IngestError, ingest_batch, parse_bytes, parse_file, sniff_format
-from ingest.page import infer_date
-from store.models import Paper
+from paperdigest.ingest import (
+    DEFAULT_SOURCES,
+    IngestError,
+    ingest_batch,
+    parse_bytes,
+    parse_file,
+    sniff_format,
+)
+from paperdigest.ingest.page import infer_date
+from paperdigest.store.models import Paper
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 TODAY = dt.date(2025, 7, 5)

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from recommender import (
+from paperdigest.recommender import (
     HybridRecommender,
     InputError,
     ModelFormatError,
     NotFittedError,
     RecommenderError,
 )
-from recommender.hybrid import FORMAT_VERSION
+from paperdigest.recommender.hybrid import FORMAT_VERSION
+
 from tests._recommender_helpers import toy_candidates, toy_interactions, toy_papers
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from recommender.evaluation import run_evaluation
-from recommender.text import embeddings_available
+from paperdigest.recommender.evaluation import run_evaluation
+from paperdigest.recommender.text import embeddings_available
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from paperdigest.recommender import HybridRecommender, NotFittedError, Recommendation
+from paperdigest.recommender.baselines import BASELINES
+from paperdigest.recommender.text import embeddings_available
 
-from recommender import HybridRecommender, NotFittedError, Recommendation
-from recommender.baselines import BASELINES
-from recommender.text import embeddings_available
 from tests._recommender_helpers import toy_candidates, toy_interactions, toy_papers
 
 _EMB = {"embedding-similarity", "logreg-embedding", "ridge-embedding", "als-content-map"}

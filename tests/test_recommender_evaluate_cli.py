@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from paperdigest.admin.cmd_evaluate import register
+from paperdigest.recommender.evaluation import EvaluationError, run_evaluation
 from typer.testing import CliRunner
 
-from admin.cmd_evaluate import register
-from recommender.evaluation import EvaluationError, run_evaluation
 from tests._recommender_helpers import synthetic_corpus
 
 

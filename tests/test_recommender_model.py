@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paperdigest.recommender import HybridRecommender, Recommendation
+from paperdigest.recommender.text import embeddings_available
 
-from recommender import HybridRecommender, Recommendation
-from recommender.text import embeddings_available
 from tests._recommender_helpers import (
     synthetic_corpus,
     toy_candidates,

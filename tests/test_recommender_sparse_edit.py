@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from _recommender_helpers import synthetic_corpus
-
-from recommender import HybridRecommender
-from recommender.collab import neighbour_graph, unit_rows
-from recommender.sparse_edit import grow, replace_rows, set_entries
+from paperdigest.recommender import HybridRecommender
+from paperdigest.recommender.collab import neighbour_graph, unit_rows
+from paperdigest.recommender.sparse_edit import grow, replace_rows, set_entries
 
 
 def _random_csr(rng: np.random.Generator, shape: tuple[int, int], density: float) -> sp.csr_matrix:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-from recommender.content import NeighbourFactorMap
-from recommender.tuning import popularity_target
+from paperdigest.recommender.content import NeighbourFactorMap
+from paperdigest.recommender.tuning import popularity_target
 
 
 def test_neighbour_factor_map_takes_the_factors_of_the_closest_seen_papers() -> None:

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import typer
-
-from admin.cli import app
+from paperdigest.admin.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +58,7 @@ def test_ruff_is_clean() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_carries_templates_and_migrations(tmp_path: Path) -> None:
+def test_wheel_has_one_import_package(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), str(ROOT)],
@@ -67,9 +66,19 @@ def test_wheel_carries_templates_and_migrations(tmp_path: Path) -> None:
     )
     wheel = next(tmp_path.glob("paperdigest-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "store/migrations/env.py" in names
-    assert any(n.startswith("store/migrations/versions/0001") for n in names)
-    assert any(n.startswith("templates/") and n.endswith(".html") for n in names)
-    assert "admin/cli.py" in names
+    top = {n.split("/", 1)[0] for n in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"paperdigest"}, sorted(top)
+    assert "paperdigest/store/migrations/env.py" in names
+    assert any(n.startswith("paperdigest/store/migrations/versions/0001") for n in names)
+    assert any(n.startswith("paperdigest/templates/") and n.endswith(".html") for n in names)
+    assert "paperdigest/admin/cli.py" in names
+    assert "paperdigest/__main__.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "paperdigest = admin.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "paperdigest = paperdigest.admin.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "paperdigest", "--help"], capture_output=True,
+                            text=True, timeout=120, cwd=Path("/"))
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout

@@ -13,12 +13,12 @@ import time
 
 import pytest
 from _scheduler_helpers import add_batch, add_readers
+from paperdigest.core import load_settings
+from paperdigest.store import Store
+from paperdigest.store.feedback import record_feedback
+from paperdigest.store.jobs import finish_job, start_job
+from paperdigest.store.models import Digest, DigestItem, Paper, Reader, utcnow
 from sqlalchemy import select, update
-
-from store import Store, load_settings
-from store.feedback import record_feedback
-from store.jobs import finish_job, start_job
-from store.models import Digest, DigestItem, Paper, Reader, utcnow
 
 
 def test_status_reports_jobs_sources_and_the_last_digest_run(initialised_cli, env):
@@ -87,7 +87,7 @@ def test_run_refuses_a_bad_log_format(initialised_cli):
     assert result.exit_code == 2 and "Error: --log-format: must be 'text' or 'json'" in result.stderr
 
 
-RUN = [sys.executable, "-c", "from admin.cli import main; main()", "run"]
+RUN = [sys.executable, "-m", "paperdigest", "run"]
 
 
 def _run_env(env: dict[str, str]) -> dict[str, str]:

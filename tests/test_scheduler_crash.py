@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port, need
-
-from store import Store, load_settings
-from store.papers import NewBatch, NewPaper, upsert_batch
-from store.readers import ReaderFields, add_reader
+from paperdigest.core import load_settings
+from paperdigest.store import Store
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.store.readers import ReaderFields, add_reader
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def template(tmp_path_factory, smtp) -> tuple[Path, dict[str, str]]:
                 email=f"reader{i}@example.org", send_hour=0, keywords=[TOPICS[i % len(TOPICS)]],
                 digest_size=2))
             reader.created_at = created
-    from digest import refit_model
+    from paperdigest.ranking import refit_model
 
     refit_model(store, settings)
     store.close()
@@ -102,7 +102,7 @@ class _Run:
         full = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
         full.update(env)
         full.update({"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_FAKE_NOW": fake_now})
-        self.proc = subprocess.Popen([sys.executable, "-c", "from admin.cli import main; main()", "run"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "paperdigest", "run"],
                                      env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pytest
-
-from scheduler.due import FIRST_DIGEST_LOOKBACK, due_digests, latest_slot, period_for
+from paperdigest.scheduler.due import FIRST_DIGEST_LOOKBACK, due_digests, latest_slot, period_for
 
 UTC = dt.UTC
 

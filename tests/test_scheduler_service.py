@@ -10,16 +10,15 @@ import threading
 
 import pytest
 from _scheduler_helpers import RowSender, add_batch, add_readers, at
+from paperdigest.core.errors import ConfigError
+from paperdigest.scheduler.clock import clock_from_env, fixed_clock
+from paperdigest.scheduler.lock import AlreadyRunning, SchedulerLock
+from paperdigest.scheduler.logs import configure_logging, redact
+from paperdigest.scheduler.service import SchedulerService
+from paperdigest.store import Store
+from paperdigest.store.models import Batch, Digest, JobRun, SourceState
+from paperdigest.store.papers import NewBatch, NewPaper
 from sqlalchemy import select
-
-from scheduler.clock import clock_from_env, fixed_clock
-from scheduler.lock import AlreadyRunning, SchedulerLock
-from scheduler.logs import configure_logging, redact
-from scheduler.service import SchedulerService
-from store import Store
-from store.errors import ConfigError
-from store.models import Batch, Digest, JobRun, SourceState
-from store.papers import NewBatch, NewPaper
 
 
 class Clock:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
-
-from ingest import ingest_batch
-from store import InvalidInput, NotFound
-from store.models import Batch, BatchPaper, Paper
-from store.papers import (
+from paperdigest.core import InvalidInput, NotFound
+from paperdigest.ingest import ingest_batch
+from paperdigest.store.models import Batch, BatchPaper, Paper
+from paperdigest.store.papers import (
     NewBatch,
     NewPaper,
     find_paper,
@@ -19,6 +17,7 @@ from store.papers import (
     search_papers,
     upsert_batch,
 )
+from sqlalchemy import event, func, select
 
 
 def _paper(title: str, arxiv: str | None = None, **kw: object) -> NewPaper:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
+from paperdigest.store import Store
+from paperdigest.store.feedback import current_reactions, interactions_frame, record_feedback
+from paperdigest.store.models import Interaction
+from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
+from paperdigest.store.readers import ReaderFields, add_reader, find_reader, mask_email, update_reader
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-
-from store import Store
-from store.errors import AlreadyExists, InvalidInput, NotFound
-from store.feedback import current_reactions, interactions_frame, record_feedback
-from store.models import Interaction
-from store.papers import NewBatch, NewPaper, upsert_batch
-from store.readers import ReaderFields, add_reader, find_reader, mask_email, update_reader
 
 
 def _seed(store: Store) -> tuple[int, list[str]]:

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from paperdigest.core.errors import ConfigError, StoreNotInitialized
+from paperdigest.core.settings import Settings, load_settings
+from paperdigest.store import Store
+from paperdigest.store.db import check_schema, head_revision
+from paperdigest.store.models import Base
 from sqlalchemy import text
-
-from store import Store
-from store.db import check_schema, head_revision
-from store.errors import ConfigError, StoreNotInitialized
-from store.models import Base
-from store.settings import Settings, load_settings
 
 
 def test_migrations_create_exactly_the_models(any_store: Store) -> None:

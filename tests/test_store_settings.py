@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from store.errors import ConfigError
-from store.settings import Secret, describe_settings, load_settings
+from paperdigest.core.errors import ConfigError
+from paperdigest.core.settings import Secret, describe_settings, load_settings
 
 
 def test_defaults_form_the_embedded_setup(tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
 """Alembic environment: runs on the engine handed over by ``store.db.upgrade``."""
 
 from alembic import context
+from paperdigest.store.models import Base
 from sqlalchemy import create_engine
-
-from store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-
-from store import Settings, Store
-from store.digests import interactions_after, latest_interaction, papers_by_id, recommender_inputs
-from store.errors import ConfigError
-from store.feedback import interactions_frame
-from store.models import Paper, Reader, utcnow
-from store.readers import list_readers
+from paperdigest.core import Settings
+from paperdigest.core.errors import ConfigError
+from paperdigest.store import Store
+from paperdigest.store.digests import interactions_after, latest_interaction, papers_by_id, recommender_inputs
+from paperdigest.store.feedback import interactions_frame
+from paperdigest.store.models import Paper, Reader, utcnow
+from paperdigest.store.readers import list_readers
 
 __all__ = [
     "MODEL_FILE",
@@ -70,7 +70,7 @@ def _paths(settings: Settings) -> tuple[Path, Path]:
 
 
 def _new_model(settings: Settings) -> Any:
-    from recommender import HybridRecommender
+    from paperdigest.recommender import HybridRecommender
 
     return HybridRecommender(content=settings.content_backend, random_state=0)
 
@@ -133,7 +133,7 @@ def load_model(store: Store, settings: Settings) -> Ranker:
     if info is None or not model_path.exists():
         refit_model(store, settings)
         info = model_info(settings) or {}
-    from recommender import HybridRecommender
+    from paperdigest.recommender import HybridRecommender
 
     model = HybridRecommender.load(model_path)
     with store.transaction() as session:

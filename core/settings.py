@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from store.errors import ConfigError
+from paperdigest.core.errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "Secret", "Settings", "SmtpConfig", "describe_settings", "load_settings"]
 

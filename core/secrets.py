@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from store.errors import ConfigError
+from paperdigest.core.errors import ConfigError
 
 __all__ = ["create_secret_key", "load_secret_keys", "rotate_secret_key"]
 

@@ -14,21 +14,21 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from paperdigest.core import Settings
+from paperdigest.core.errors import InvalidInput, NotFound, PaperdigestError
+from paperdigest.digest.compose import is_web_url
+from paperdigest.digest.render import SHORT_TITLE_CHARS, render_web_page, shorten
+from paperdigest.digest.tokens import TokenCodec
+from paperdigest.store import Store
+from paperdigest.store.feedback import record_feedback
+from paperdigest.store.models import Digest, Paper, Reader
+from paperdigest.store.readers import ReaderFields, update_reader
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-
-from digest.compose import is_web_url
-from digest.render import SHORT_TITLE_CHARS, render_web_page, shorten
-from digest.tokens import TokenCodec
-from store import Settings, Store
-from store.errors import InvalidInput, NotFound, PaperdigestError
-from store.feedback import record_feedback
-from store.models import Digest, Paper, Reader
-from store.readers import ReaderFields, update_reader
 
 __all__ = ["create_app"]
 
