@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_ingest.py [--database-url URL] [--runs 3]``. Prints papers/s (median of
 runs, parse + store measured together, as ``paperdigest ingest`` does) and peak memory (tracemalloc,
-in a separate untimed run so its overhead does not skew the timings). Results go in the README's
+in a separate untimed run so its overhead does not skew the timings). Results go in docs/benchmarks.md's
 ingest section.
 """
 

@@ -397,7 +397,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
 
 
 def describe_settings() -> list[tuple[str, str, str]]:
-    """(environment name, default, help) for every setting: used by the README and ``--help``."""
+    """(environment name, default, help) for every setting: used by docs/operating.md and ``--help``."""
     rows = []
     for f in _FIELDS:
         default = f.default

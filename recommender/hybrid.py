@@ -1,6 +1,6 @@
 """The hybrid recommender: content ridge views + reader neighbours + implicit ALS.
 
-See :mod:`recommender` for the public API and README ("Recommender") for how it works and what
+See :mod:`recommender` for the public API and docs/recommender.md for how it works and what
 was measured.
 """
 

@@ -68,7 +68,7 @@ def test_commands_need_an_initialised_store(cli) -> None:
 
 
 def test_every_command_has_help_and_a_readme_entry(cli) -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "docs" / "operating.md").read_text()
     section = readme.split("<!-- ingest:start -->")[1].split("<!-- ingest:end -->")[0]
     for command in (["ingest"], ["fetch"], ["batches", "list"], ["batches", "show"], ["papers", "list"],
                     ["papers", "search"]):

@@ -28,12 +28,12 @@ def _command_paths(command: Any, prefix: str = "") -> list[str]:
     return paths
 
 
-def test_every_cli_command_is_documented_in_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_cli_command_is_documented() -> None:
+    readme = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     commands = _command_paths(typer.main.get_command(app))
     assert len(commands) >= 10
     missing = [c for c in commands if not re.search(rf"paperdigest {re.escape(c)}\b", readme)]
-    assert missing == [], f"commands missing from README: {missing}"
+    assert missing == [], f"commands missing from docs/operating.md: {missing}"
 
 
 def test_every_cli_command_has_help() -> None:
@@ -47,6 +47,23 @@ def test_every_cli_command_has_help() -> None:
         return bad
 
     assert walk(root, "paperdigest") == []
+
+
+def test_generated_doc_tables_are_current() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_docs.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_starts_short() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 60
+    first_block = readme.split("```", 2)[1]
+    assert "./scripts/setup && .venv/bin/paperdigest demo" in first_block
+    assert "./scripts/setup --test && .venv/bin/python -m pytest" in first_block
+    for link in ("docs/operating.md", "docs/recommender.md", "docs/digests.md", "docs/architecture.md",
+                 "docs/benchmarks.md"):
+        assert (ROOT / link).is_file() and f"({link})" in readme
 
 
 def test_ruff_is_clean() -> None:
