@@ -103,7 +103,7 @@ def _web_url(value: object) -> str | None:
     return text if text.lower().startswith(("http://", "https://")) else None
 
 
-def _entry(at: str, line: int, key: str, title: str, arxiv: str | None, doi: str | None,
+def _entry(at: str, line: int | None, key: str, title: str, arxiv: str | None, doi: str | None,
            abstract: str = "", authors: Iterable[str] = (), url: str | None = None) -> LibraryEntry:
     entry = LibraryEntry(title=clean_text(title), arxiv_id=arxiv, doi=doi, abstract=clean_text(abstract),
                          authors=list(authors), url=url, line=line, key=key)
@@ -113,10 +113,13 @@ def _entry(at: str, line: int, key: str, title: str, arxiv: str | None, doi: str
     return entry
 
 
-def parse_reference(text: str, line: int, label: str = "") -> LibraryEntry:
-    """One plain reference: an arXiv id or URL, a DOI (bare, ``doi:`` or a doi.org URL), else a title."""
+def parse_reference(text: str, line: int | None = None, label: str = "") -> LibraryEntry:
+    """One plain reference: an arXiv id or URL, a DOI (bare, ``doi:`` or a doi.org URL), else a title.
+
+    The text itself is kept as ``key``, so a caller can also try it as a stored paper id.
+    """
     ref = " ".join(text.split())
-    at = f"{label}, line {line}" if label else f"line {line}"
+    at = ", ".join(part for part in (label, f"line {line}" if line else "") if part) or repr(ref[:60])
     arxiv = arxiv_from(ref)
     doi = None if arxiv else normalize_doi(ref)
     if doi and doi.startswith("10.48550/arxiv."):  # arXiv's own DOI: match by the arXiv id

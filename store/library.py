@@ -38,6 +38,7 @@ __all__ = [
     "SeedResult",
     "add_likes",
     "doi_url",
+    "like_stored_papers",
     "match_entries",
     "normalize_doi",
     "seed_library",
@@ -164,6 +165,27 @@ def add_likes(
     if rows:
         session.execute(Interaction.__table__.insert(), rows)
     return len(rows), len(wanted) - len(rows)
+
+
+def like_stored_papers(session: Session, reader_id: int, entries: Sequence[LibraryEntry]) -> int:
+    """Like the stored papers the entries name (paper id as ``key``, arXiv id, DOI or exact title).
+
+    Unlike :func:`seed_library` nothing is added: an entry naming no stored paper is an
+    :class:`InvalidInput`. Returns the number of new likes.
+    """
+    if not entries:
+        return 0
+    ids: set[str] = set()
+    for chunk in _chunks([e.key for e in entries]):
+        ids.update(session.scalars(select(Paper.id).where(Paper.id.in_(chunk))))
+    rest = [e for e in entries if e.key not in ids]
+    found = match_entries(session, rest)
+    for entry, pid in zip(rest, found, strict=True):
+        if pid is None:
+            raise InvalidInput(f"liked paper {entry.key[:80]!r} is not in the store (ingest it, or add"
+                               " it with `paperdigest users seed`)")
+    wanted = [e.key for e in entries if e.key in ids] + [pid for pid in found if pid]
+    return add_likes(session, reader_id, wanted)[0]
 
 
 def seed_library(
