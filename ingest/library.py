@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperdigest.ingest.errors import IngestError
-from paperdigest.ingest.records import arxiv_from, split_authors
+from paperdigest.ingest.records import arxiv_from
 from paperdigest.ingest.tables import csv_records
 from paperdigest.ingest.text import clean_text, decode
 from paperdigest.store.library import LibraryEntry, normalize_doi
@@ -64,7 +64,8 @@ def sniff_library_format(text: str, name: str = "") -> str:
     suffix = Path(name).suffix.lower()
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
-    lines = [line for line in text.split("\n") if line.strip()]
+    # A plain list may open with "#" comments, which would otherwise pass for a CSV header.
+    lines = [line for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")]
     first = lines[0].lstrip() if lines else ""
     if first.startswith(("@", "%")):
         return "bibtex"
@@ -236,6 +237,11 @@ def _parse_ris(text: str, label: str) -> list[LibraryEntry]:
     return out
 
 
+def _authors_cell(cell: str) -> list[str]:
+    # Zotero writes "Last, First; Last, First": the comma is inside a name, only ";" separates.
+    return [" ".join(name.split()) for name in cell.split(";") if name.strip()][:200]
+
+
 def _parse_csv(text: str, label: str) -> list[LibraryEntry]:
     header, rows = csv_records(text, label)
     if not set(header) & _CSV_COLUMNS:
@@ -251,7 +257,7 @@ def _parse_csv(text: str, label: str) -> list[LibraryEntry]:
             doi = None
         out.append(_entry(f"{label}, line {line}", line, row.get("key", ""), row.get("title", ""), arxiv,
                           doi, row.get("abstract note") or row.get("abstract") or "",
-                          split_authors(row.get("author") or row.get("authors")), url))
+                          _authors_cell(row.get("author") or row.get("authors") or ""), url))
     return out
 
 
