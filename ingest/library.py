@@ -284,10 +284,12 @@ def merge_duplicates(entries: list[LibraryEntry]) -> ParsedLibrary:
         return out
 
     for entry in entries:
-        first = next((index[k] for k in keys(entry) if k in index), None)
+        own = keys(entry)
+        first = next((index[k] for k in own if k in index), None)
         if first is None:
             kept.append(entry)
-            first = entry
+            for key in own:
+                index[key] = entry
         else:
             duplicates.append((entry.line, first.line))
             first.title = first.title or entry.title
@@ -296,8 +298,8 @@ def merge_duplicates(entries: list[LibraryEntry]) -> ParsedLibrary:
             first.abstract = first.abstract or entry.abstract
             first.authors = first.authors or entry.authors
             first.url = first.url or entry.url
-        for key in keys(first):
-            index.setdefault(key, first)
+            for key in keys(first):
+                index.setdefault(key, first)
     return ParsedLibrary("", kept, duplicates)
 
 

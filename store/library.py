@@ -104,7 +104,9 @@ def match_entries(session: Session, entries: Sequence[LibraryEntry]) -> list[str
     """The stored paper id of each entry (arXiv id, then DOI, then normalized title), or None."""
     arxiv = sorted({a for e in entries if (a := normalize_arxiv_id(e.arxiv_id))})
     dois = sorted({doi_url(d) for e in entries if (d := normalize_doi(e.doi))})
-    keys = sorted({title_key(e.title) for e in entries if e.title.strip()})
+    # Normalizing titles is the costly step for a large library: once per entry.
+    entry_keys = [title_key(e.title) if e.title.strip() else None for e in entries]
+    keys = sorted({k for k in entry_keys if k})
     by_arxiv: dict[str, str] = {}
     by_doi: dict[str, str] = {}
     by_key: dict[str, str] = {}
@@ -118,12 +120,12 @@ def match_entries(session: Session, entries: Sequence[LibraryEntry]) -> list[str
         by_key.update(session.execute(select(Paper.title_key, Paper.id)
                                       .where(Paper.title_key.in_(chunk))).all())
     out: list[str | None] = []
-    for entry in entries:
+    for entry, key in zip(entries, entry_keys, strict=True):
         a = normalize_arxiv_id(entry.arxiv_id)
         d = normalize_doi(entry.doi)
         found = (by_arxiv.get(a) if a else None) or (by_doi.get(doi_url(d)) if d else None)
-        if found is None and entry.title.strip():
-            found = by_key.get(title_key(entry.title))
+        if found is None and key:
+            found = by_key.get(key)
         out.append(found)
     return out
 
@@ -137,8 +139,9 @@ def _history_row(entry: LibraryEntry, now: dt.datetime) -> dict[str, object]:
     doi = normalize_doi(entry.doi)
     url = entry.url or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
     url = url or (doi_url(doi) if doi else None)
+    key = title_key(title)
     return {
-        "id": paper_id_for(title, arxiv), "title_key": title_key(title), "arxiv_id": arxiv, "title": title,
+        "id": paper_id_for(title, arxiv), "title_key": key, "arxiv_id": arxiv, "title": title,
         "abstract": entry.abstract.strip()[:MAX_ABSTRACT_CHARS], "authors": list(entry.authors), "url": url,
         "source": HISTORY_SOURCE, "published": entry.published, "upvotes": None, "first_batch_id": None,
         "created_at": now,
