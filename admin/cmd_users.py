@@ -161,7 +161,7 @@ def users_import(
                                 "or exact titles of stored papers, separated by ';')."),
     update: bool = typer.Option(False, "--update", help="Update readers that exist already."),
 ) -> None:
-    """Import readers from a CSV file, all or nothing."""
+    """Import readers (and, with a likes column, their likes) from a CSV file, all or nothing."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
