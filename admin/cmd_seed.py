@@ -30,7 +30,8 @@ def users_seed(
     from paperdigest.store.library import seed_library_atomic
 
     app_ctx = get_context(ctx)
-    parsed = parse_library_file(path, fmt.strip().lower() if fmt else None)
+    with progress(None, "Reading"):  # parsing 10,000 BibTeX entries takes seconds: show it is alive
+        parsed = parse_library_file(path, fmt.strip().lower() if fmt else None)
     with app_ctx.store() as store, progress(len(parsed.entries), "Seeding") as advance:
         result = seed_library_atomic(store.sessions, user, parsed.entries,
                                      duplicates=len(parsed.duplicates), skip_untitled=skip_untitled,
