@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "embeddings_available",
     "hub_offline",
     "make_encoder",
+    "split_sentences",
 ]
 
 _MODEL_NAME = "all-MiniLM-L6-v2"
@@ -225,3 +227,40 @@ def make_encoder(kind: str, cache_dir: str | Path | bool | None = None) -> TextE
     if kind == "tfidf":
         return TfidfEncoder()
     raise ValueError(f"content must be 'auto', 'embedding' or 'tfidf', got {kind!r}")
+
+
+# Words that end with a full stop inside a sentence ("e.g. the", "Smith et al. (2020)", "Fig. 3").
+# "etc." is left out: it ends sentences more often than not.
+_ABBREVIATIONS = frozenset({
+    "e.g", "i.e", "al", "cf", "vs", "fig", "figs", "eq", "eqs", "sec", "tab", "no", "nos", "approx",
+    "resp", "dr", "mr", "mrs", "ms", "prof", "st", "vol", "pp", "ch", "ref", "refs", "incl", "esp", "viz",
+})
+# A boundary candidate: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences, whitespace-normalised, in order.
+
+    A sentence ends at ``.``, ``!`` or ``?`` followed by whitespace and a capital letter, digit,
+    quote or bracket, except after a known abbreviation ("e.g.", "et al.", "Fig.") or a single
+    letter (initials: "J. Smith"); a decimal point ("3.5", "v1.2") is never followed by a
+    space, so it never splits.
+    """
+    text = " ".join(text.split())
+    out: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        nxt = text[match.end(): match.end() + 1]
+        if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(["):
+            continue
+        if text[match.start()] == ".":
+            word = text[start: match.start()].rsplit(" ", 1)[-1].lstrip("(\"'[").lower()
+            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                continue
+        out.append(text[start: match.end()].strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
