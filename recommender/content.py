@@ -18,16 +18,74 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 __all__ = [
+    "KEYWORD_BACKGROUND",
+    "KEYWORD_FLOOR",
+    "KEYWORD_MIN_COSINE",
+    "SIMILARITY_FLOOR",
     "FactorMap",
     "NeighbourFactorMap",
     "RandomFourierMap",
     "RidgeView",
+    "keyword_scores",
+    "keyword_similarity",
     "lead_view",
     "map_view",
     "ridge_lambda",
     "unit_dense",
     "zscore_rows",
 ]
+
+
+# Cosine similarity below which two papers are not called similar ("similar to X" needs at least
+# this), per similarity view. Measured (docs/recommender.md, "Reasons"): on citeulike-a titles a
+# random pair of papers reaches 0.6 in 0.1% of cases (MiniLM; TF-IDF 0.2: 0.4%), and on the seed
+# pages (title + abstract, all machine learning, so typical pairs are already close) in about 2.5%
+# (TF-IDF 0.2: under 1%), while 4% of pairs saved by one citeulike-a reader do (TF-IDF: 7%).
+SIMILARITY_FLOOR: dict[str, float] = {"embedding": 0.6, "tfidf": 0.2}
+# Keywords are matched in standard deviations above their own typical similarity to papers of the
+# corpus ("interpretability" is a cosine of 0.1 to a typical paper, "sparse autoencoders" 0.3, so one
+# cosine floor for both favours the broad one): a paper is about a keyword when it is at least
+# KEYWORD_FLOOR deviations above the keyword's mean AND at least KEYWORD_MIN_COSINE close.
+# Measured with citeulike-a tags as keywords (docs/recommender.md, "Reasons"): 40% of tagged papers
+# pass both and 3% of random papers (MiniLM); with TF-IDF 23% and 1.1%.
+KEYWORD_FLOOR: float = 2.0
+KEYWORD_MIN_COSINE: dict[str, float] = {"embedding": 0.25, "tfidf": 0.05}
+# Papers of the fitted corpus the keyword statistics are taken over (an even sample of at most this).
+KEYWORD_BACKGROUND = 2000
+
+
+def keyword_similarity(
+    vectors: np.ndarray, cand_unit: np.ndarray, background: np.ndarray, min_cosine: float
+) -> np.ndarray:
+    """Standardised keyword-to-candidate similarity, shape ``(n_keywords, n_candidates)``.
+
+    ``vectors`` are unit-norm keywords, ``cand_unit`` unit-norm candidates and ``background``
+    unit-norm papers of the corpus, all in one similarity view. Each keyword's cosines are
+    expressed in standard deviations above its mean cosine to the background; a cosine below
+    ``min_cosine`` is capped just under :data:`KEYWORD_FLOOR`, so it never counts as a match.
+    """
+    cos = np.asarray(vectors @ cand_unit.T, dtype=np.float32)
+    bg = np.asarray(vectors @ background.T, dtype=np.float32)
+    mean = bg.mean(axis=1, keepdims=True)
+    std = np.maximum(bg.std(axis=1, keepdims=True), 1e-3)
+    z = (cos - mean) / std
+    return np.where(cos >= min_cosine, z, np.minimum(z, KEYWORD_FLOOR - 1e-3)).astype(np.float32)
+
+
+def keyword_scores(sim: np.ndarray, floor: float = KEYWORD_FLOOR) -> np.ndarray:
+    """One topical score per candidate from ``sim``, the standardised ``(n_keywords, n_candidates)``.
+
+    Every keyword counts, with equal weight, and a match saturates: a candidate earns
+    ``1 - exp(-(sim - floor))`` (below 1) from each keyword it matches above the floor. So a paper
+    about two of the reader's topics beats a paper that matches one of them very strongly (a
+    pruning paper for "sparse autoencoders" + "interpretability"), and a near miss never
+    outweighs a real match. The mean of the positive similarities (at most 0.01) orders the
+    papers that match nothing.
+    """
+    if sim.size == 0:
+        return np.zeros(sim.shape[1], dtype=np.float32)
+    above = (1 - np.exp(-np.maximum(sim - floor, 0))).sum(axis=0)
+    return (above + 0.01 * np.clip(sim, 0, floor).mean(axis=0) / floor).astype(np.float32)
 
 
 def lead_view(features: Any) -> str:
