@@ -19,7 +19,7 @@ warm_fraction=0.2, tfidf_features=4000, cache_dir=None, random_state=0)``
 - ``cache_dir``: on-disk embedding cache folder, None for memory only (the library reads no
   environment; the application passes its ``cache_dir`` setting).
 
-``Recommendation(paper_id: str, score: float, reason: str)``.
+``Recommendation(paper_id: str, score: float, reason: str, highlight: str | None = None)``.
 Errors: ``RecommenderError`` (a ``ValueError``) and its subclasses ``InputError``,
 ``NotFittedError``, ``ModelFormatError``.
 Evaluation: :mod:`recommender.evaluation` (``run_evaluation`` and metric functions).

@@ -10,36 +10,77 @@ the explainer never reads the model. Readers without likes get :func:`fallback_s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from paperdigest.recommender.content import lead_view, map_view, unit_dense, zscore_rows
+from paperdigest.recommender.content import (
+    KEYWORD_BACKGROUND,
+    KEYWORD_FLOOR,
+    KEYWORD_MIN_COSINE,
+    SIMILARITY_FLOOR,
+    keyword_scores,
+    keyword_similarity,
+    lead_view,
+    map_view,
+    unit_dense,
+    zscore_rows,
+)
 from paperdigest.recommender.data import clean_papers, paper_texts
+from paperdigest.recommender.highlight import CandidateSentences, candidate_sentences
 from paperdigest.recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW
 
 if TYPE_CHECKING:
     from paperdigest.recommender.hybrid import HybridRecommender
 
-__all__ = ["FallbackInfo", "ScoreBreakdown", "fallback_scores", "score_breakdown"]
+__all__ = [
+    "FallbackInfo",
+    "KeywordMatch",
+    "ScoreBreakdown",
+    "fallback_scores",
+    "keyword_matches",
+    "score_breakdown",
+]
+
+
+@dataclass(frozen=True)
+class KeywordMatch:
+    """How one reader's interest keywords matched the candidates.
+
+    Attributes
+    ----------
+    keywords : list of str
+        The reader's keywords, in their order.
+    similarity : ndarray of float32, shape (n_keywords, n_candidates)
+        Each keyword's similarity to each candidate in standard deviations above its mean
+        similarity to the corpus (see :func:`~paperdigest.recommender.content.keyword_similarity`).
+    vectors : ndarray of float32, shape (n_keywords, d)
+        The keywords in the similarity view, unit-norm (dense).
+    floor : float
+        Standardised similarity below which a candidate is not about a keyword (never cited below).
+    part : ndarray of float32, shape (n_candidates,)
+        What the keywords added to the reader's score row.
+    """
+
+    keywords: list[str]
+    similarity: np.ndarray
+    vectors: np.ndarray
+    floor: float
+    part: np.ndarray
 
 
 @dataclass(frozen=True)
 class FallbackInfo:
-    """Why readers without likes got their scores.
+    """Why readers without likes got their scores (their keywords are in ``ScoreBreakdown.keywords``).
 
     Attributes
     ----------
-    keyword : dict of int to (list of str, ndarray of int, shape (n_candidates,))
-        Per reader row (index into the ranked readers): their keywords and, per candidate, the
-        index of the keyword it matches best.
     popular : ndarray of bool, shape (n_candidates,)
         Candidates with upvotes or likes.
     """
 
-    keyword: Mapping[int, tuple[list[str], np.ndarray]]
     popular: np.ndarray
 
 
@@ -72,6 +113,16 @@ class ScoreBreakdown:
         1 where a model reader liked the candidate (with ``neighbours``: "liked by N readers").
     fallback : FallbackInfo or None
         Reasons of the fallback rows; None when every reader is personal.
+    keywords : dict of int to KeywordMatch
+        Per row of a reader with interest keywords (personal or not): how they matched.
+    collab_cols : ndarray of int, shape (n_in,)
+        Candidates the model has seen liked: the only columns a collaborative part can carry.
+    collab_part : ndarray of float32 or None, shape (n_p, n_in)
+        What neighbours' likes and ALS added to the personal rows' scores at ``collab_cols``.
+    similarity_floor : float
+        Cosine between papers below which "similar to" is never said (the similarity view's).
+    sentences : CandidateSentences or None
+        The candidates' abstract sentences and their embeddings (embedding backend only).
     """
 
     candidate_ids: list[str]
@@ -85,6 +136,47 @@ class ScoreBreakdown:
     neighbours: sp.csr_matrix | None = None
     candidate_likers: np.ndarray | None = None
     fallback: FallbackInfo | None = None
+    keywords: Mapping[int, KeywordMatch] = field(default_factory=dict)
+    collab_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    collab_part: np.ndarray | None = None
+    similarity_floor: float = 1.0
+    sentences: CandidateSentences | None = None
+
+
+# Weight of the keyword part in the score of a reader who also has likes: kw / (kw + n_likes), so
+# keywords steer a reader with two likes and fade as the likes speak for themselves.
+KEYWORD_PRIOR_LIKES = 5.0
+
+
+def keyword_matches(
+    model: HybridRecommender, readers: Sequence[str], rows: np.ndarray, cand_unit: np.ndarray
+) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per row in ``rows`` whose reader has keywords: ``(keywords, vectors, similarity)``.
+
+    Keywords are embedded like papers (the similarity view: MiniLM when on, else TF-IDF) and
+    compared with the unit-norm candidates ``cand_unit``: ``similarity`` has shape
+    ``(n_keywords, n_candidates)``, in standard deviations above each keyword's mean similarity
+    to the corpus (:func:`~paperdigest.recommender.content.keyword_similarity`). Each distinct
+    keyword is encoded and compared once, however many readers share it.
+    """
+    with_kw = [int(r) for r in rows if model.keywords_.get(readers[r])]
+    if not with_kw or not len(cand_unit):
+        return {}
+    space = lead_view(model.features_)
+    encode = model.encoder_ if space == "embedding" else model.tfidf_
+    unique = list(dict.fromkeys(kw for r in with_kw for kw in model.keywords_[readers[r]]))
+    vectors = unit_dense(encode.transform(unique))
+    corpus = model.features_[space]
+    step = max(1, corpus.shape[0] // KEYWORD_BACKGROUND)
+    # The candidates join the background so a tiny corpus still gives a usable spread.
+    background = np.vstack([unit_dense(corpus[::step]), cand_unit])
+    sim = keyword_similarity(vectors, cand_unit, background, KEYWORD_MIN_COSINE[space])
+    where = {kw: i for i, kw in enumerate(unique)}
+    out = {}
+    for r in with_kw:
+        idx = [where[k] for k in model.keywords_[readers[r]]]
+        out[r] = (model.keywords_[readers[r]], vectors[idx], sim[idx])
+    return out
 
 
 def fallback_scores(
@@ -93,11 +185,12 @@ def fallback_scores(
     cands: pd.DataFrame,
     cidx: np.ndarray,
     cand_unit: np.ndarray,
-) -> tuple[np.ndarray, FallbackInfo]:
+) -> tuple[np.ndarray, FallbackInfo, dict[int, KeywordMatch]]:
     """Scores for readers without likes: interest keywords, else batch popularity.
 
     ``cidx`` is each candidate's model column (-1 if unseen) and ``cand_unit`` the unit-norm
-    candidates in the similarity view. Returns scores of shape ``(len(readers), n_candidates)``.
+    candidates in the similarity view. Returns scores of shape ``(len(readers), n_candidates)``,
+    the popularity evidence and the keyword matches by row of ``readers``.
     """
     likes = np.zeros(len(cands), dtype=np.float32)
     if (cidx >= 0).any():
@@ -106,17 +199,14 @@ def fallback_scores(
     upvotes = cands["upvotes"].to_numpy(np.float32)
     popularity = np.log1p(np.maximum(upvotes, 0)) + np.log1p(likes)
     scores = np.tile(zscore_rows(popularity[None, :]), (len(readers), 1))
-    keyword: dict[int, tuple[list[str], np.ndarray]] = {}
-    encode = model.encoder_ if lead_view(model.features_) == "embedding" else model.tfidf_
-    for row, reader in enumerate(readers):
-        kws = model.keywords_.get(reader) or []
-        if not kws:
-            continue
-        sim = unit_dense(encode.transform(kws)) @ cand_unit.T  # (n_keywords, n_candidates)
+    floor = KEYWORD_FLOOR
+    matches: dict[int, KeywordMatch] = {}
+    for row, (kws, vecs, sim) in keyword_matches(model, readers, np.arange(len(readers)), cand_unit).items():
         # Keywords lead; popularity only breaks ties between equally matching papers.
-        scores[row] = zscore_rows(sim.max(axis=0)[None, :])[0] + 0.01 * scores[row]
-        keyword[row] = (kws, sim.argmax(axis=0))
-    return scores, FallbackInfo(keyword, popularity > 0)
+        part = zscore_rows(keyword_scores(sim, floor)[None, :])[0]
+        scores[row] = part + 0.01 * scores[row]
+        matches[row] = KeywordMatch(kws, sim, vecs, floor, part)
+    return scores, FallbackInfo(popularity > 0), matches
 
 
 def _content_blend(model: HybridRecommender, needed: np.ndarray, feats: Mapping[str, Any]) -> np.ndarray:
@@ -151,13 +241,17 @@ def score_breakdown(
     cidx = np.array([model.paper_index_.get(p, -1) for p in cands["id"]], dtype=np.int64)
     known = ridx >= 0
     has_pos = np.zeros(len(readers), dtype=bool)
-    has_pos[known] = np.diff((model.prefs_ > 0).tocsr().indptr)[ridx[known]] > 0
+    like_counts = np.diff((model.prefs_ > 0).tocsr().indptr)
+    has_pos[known] = like_counts[ridx[known]] > 0
     personal = np.flatnonzero(has_pos)
     space = lead_view(feats)
     cand_unit = unit_dense(feats[space])
     out = np.zeros((len(readers), n_c), dtype=np.float32)
     params = model.params_
     neighbours = likers = None
+    kw_floor = KEYWORD_FLOOR
+    keywords: dict[int, KeywordMatch] = {}
+    collab_cols, collab = np.zeros(0, dtype=np.int64), None
     if len(personal) and n_c:
         needed_readers = ridx[personal]
         graph = model.graph_[needed_readers]
@@ -173,25 +267,43 @@ def score_breakdown(
         else:  # validation chose no neighbour mix: skip the 100k x 500 sparse product
             total = zscore_rows(blend[pos_in])
         in_model = cidx >= 0
+        collab_cols = np.flatnonzero(in_model)
+        collab = np.zeros((len(personal), len(collab_cols)), dtype=np.float32)
         if in_model.any():
             cand_pos = np.zeros((model.prefs_.shape[0], n_c), dtype=np.float32)
             cand_pos[:, in_model] = (model.prefs_[:, cidx[in_model]] > 0).astype(np.float32).toarray()
             knn = np.asarray(graph @ cand_pos, dtype=np.float32)
             if params.w_knn > 0:
                 neighbours, likers = graph, cand_pos
-            total = total + params.w_knn * zscore_rows(knn)
+            knn_part = params.w_knn * zscore_rows(knn)
+            total = total + knn_part
+            collab += knn_part[:, collab_cols]
             als_cols = in_model & (cidx < model.n_als_papers_)
             if model.als_ is not None and params.w_als and als_cols.any():
                 uf = np.asarray(model.als_.user_factors)[needed_readers]
                 itf = np.zeros((n_c, uf.shape[1]), dtype=np.float32)
                 itf[als_cols] = np.asarray(model.als_.item_factors)[cidx[als_cols]]
-                total = total + params.w_als * zscore_rows(uf @ itf.T)
+                als_part = params.w_als * zscore_rows(uf @ itf.T)
+                total = total + als_part
+                collab += als_part[:, collab_cols]
         out[personal] = total
+        n_likes = like_counts[needed_readers].astype(np.float32)
+        weight = KEYWORD_PRIOR_LIKES / (KEYWORD_PRIOR_LIKES + n_likes)
+        for row, (kws, vecs, sim) in keyword_matches(model, readers, personal, cand_unit).items():
+            w = float(weight[np.searchsorted(personal, row)])
+            part = w * zscore_rows(keyword_scores(sim, kw_floor)[None, :])[0]
+            out[row] += part
+            keywords[row] = KeywordMatch(kws, sim, vecs, kw_floor, part)
     cold = np.flatnonzero(~has_pos)
     fallback = None
     if len(cold) and n_c:
-        out[cold], info = fallback_scores(model, [readers[i] for i in cold], cands, cidx, cand_unit)
-        fallback = FallbackInfo({int(cold[i]): v for i, v in info.keyword.items()}, info.popular)
+        cold_readers = [readers[i] for i in cold]
+        out[cold], fallback, cold_kw = fallback_scores(model, cold_readers, cands, cidx, cand_unit)
+        keywords.update({int(cold[i]): v for i, v in cold_kw.items()})
+    # Highlights read sentences in the embedding space only: TF-IDF of one sentence is too thin.
+    sentences = None
+    if space == "embedding":
+        sentences = candidate_sentences(model.encoder_, cands["abstract"].tolist())
     known_r, in_cols = np.flatnonzero(known), np.flatnonzero(cidx >= 0)
     seen = sp.coo_matrix((len(readers), n_c), dtype=np.float32)
     if len(known_r) and len(in_cols):
@@ -209,4 +321,9 @@ def score_breakdown(
         neighbours=neighbours,
         candidate_likers=likers,
         fallback=fallback,
+        keywords=keywords,
+        collab_cols=collab_cols,
+        collab_part=collab,
+        similarity_floor=SIMILARITY_FLOOR[space],
+        sentences=sentences,
     )

@@ -37,11 +37,15 @@ class Recommendation(NamedTuple):
         Blended score, higher is better; comparable within one reader's list only.
     reason : str
         Short human explanation, e.g. "similar to ‘Graph attention networks’".
+    highlight : str or None
+        The sentence of the abstract closest to what the reader likes (embedding backend and an
+        abstract of two or more sentences only), else None.
     """
 
     paper_id: str
     score: float
     reason: str
+    highlight: str | None = None
 
 
 def _require(df: object, name: str, columns: Sequence[str]) -> pd.DataFrame:

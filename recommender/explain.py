@@ -1,6 +1,7 @@
 """Turning a :class:`~paperdigest.recommender.blend.ScoreBreakdown` into lists.
 
-Exclusions, threshold, MMR diversity and the reason shown next to each paper.
+Exclusions, threshold and MMR diversity here; the reason and highlight of each pick come from
+:mod:`recommender.reasons`.
 """
 
 from __future__ import annotations
@@ -8,17 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from paperdigest.recommender.blend import FallbackInfo, ScoreBreakdown
+from paperdigest.recommender.blend import ScoreBreakdown
 from paperdigest.recommender.data import Recommendation
 from paperdigest.recommender.metrics import top_k_indices
+from paperdigest.recommender.reasons import pick_reasons
 
 __all__ = ["build_lists", "mmr_order"]
-
-
-def _short(title: str, limit: int = 80) -> str:
-    title = " ".join(title.split())
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def mmr_order(scores: np.ndarray, unit: np.ndarray, k: int, weight: float) -> list[int]:
@@ -51,28 +47,6 @@ def mmr_order(scores: np.ndarray, unit: np.ndarray, k: int, weight: float) -> li
         available[pick] = False
         max_sim = np.maximum(max_sim, unit @ unit[pick])
     return chosen
-
-
-def _similar_titles(pos: sp.csr_matrix, top: np.ndarray, sim: np.ndarray) -> np.ndarray:
-    """For each (reader, chosen candidate): the column of the reader's most similar liked paper.
-
-    Vectorised over all likes at once: ``pos`` is the readers' likes ``(n_readers, n_known)``,
-    ``sim`` is ``(n_known, n_candidates)``; returns an ``(n_readers, k)`` int array, -1 where
-    the reader has no likes.
-    """
-    out = np.full(top.shape, -1, dtype=np.int64)
-    if pos.nnz == 0 or top.size == 0:
-        return out
-    owner = np.repeat(np.arange(pos.shape[0]), np.diff(pos.indptr))
-    values = sim[pos.indices[:, None], top[owner]]  # (n_likes, k)
-    starts = pos.indptr[:-1][np.diff(pos.indptr) > 0]
-    has = np.flatnonzero(np.diff(pos.indptr) > 0)
-    best = np.maximum.reduceat(values, starts, axis=0)  # (readers with likes, k)
-    seg = np.searchsorted(has, owner)
-    entry = np.where(values >= best[seg], np.arange(len(owner))[:, None], len(owner))
-    first = np.minimum.reduceat(entry, starts, axis=0)
-    out[has] = pos.indices[np.minimum(first, len(owner) - 1)]
-    return out
 
 
 def build_lists(
@@ -117,55 +91,18 @@ def build_lists(
         top = top_k_indices(scores, k_eff)
     top_scores = np.take_along_axis(scores, top, axis=1)
 
-    personal = breakdown.personal
-    liked_col = np.full(top.shape, -1, dtype=np.int64)
-    if len(personal):
-        known = breakdown.paper_vectors
-        known = known.toarray() if hasattr(known, "toarray") else known
-        sim = np.asarray(known @ cand_unit.T, dtype=np.float32)
-        liked_col[personal] = _similar_titles(breakdown.history, top[personal], sim)
-    n_like = None
-    if breakdown.neighbours is not None and breakdown.candidate_likers is not None:
-        graph, cand_pos = breakdown.neighbours, breakdown.candidate_likers
-        active = np.flatnonzero(cand_pos.any(axis=0))
-        if len(active):
-            counts = (graph > 0).astype(np.float32) @ cand_pos[:, active]
-            n_like = np.zeros((len(personal), len(ids)), dtype=np.int32)
-            n_like[:, active] = np.asarray(counts).round().astype(np.int32)
-    # Reasons as an object array, built with vectorised lookups (1M pairs for 100k readers).
-    reasons = np.full(top.shape, "matches your reading history", dtype=object)
-    has_title = liked_col >= 0
-    if has_title.any():
-        uniq, inverse = np.unique(liked_col[has_title], return_inverse=True)
-        titles = breakdown.paper_titles[uniq]
-        reasons[has_title] = np.array([f"similar to ‘{_short(t)}’" for t in titles], dtype=object)[inverse]
-    if n_like is not None and len(personal):
-        counts = np.take_along_axis(n_like, top[personal], axis=1)
-        social = counts >= 2
-        rows, cols = np.nonzero(social)
-        reasons[personal[rows], cols] = [f"liked by {int(n)} readers with your taste" for n in counts[social]]
-    fb = breakdown.fallback
-    if fb is not None:
-        for row in np.setdiff1d(np.arange(len(readers)), personal):
-            reasons[row] = [_fallback_reason(fb, int(row), int(c)) for c in top[row]]
+    reasons, highlights = pick_reasons(breakdown, top, n_valid)
     # Each row's list ends at its first excluded (-inf) slot; one flat pass builds every tuple.
     finite = np.isfinite(top_scores)
     finite &= np.arange(k_eff)[None, :] < n_valid[:, None]
     lengths = np.where(finite.all(axis=1), k_eff, finite.argmin(axis=1))
     keep = np.arange(k_eff)[None, :] < lengths[:, None]
+    lights = np.empty(top.shape, dtype=object)
+    lights[:] = highlights
     flat = list(map(Recommendation, np.array(ids, dtype=object)[top[keep]].tolist(),
-                    top_scores[keep].tolist(), reasons[keep].tolist()))
+                    top_scores[keep].tolist(), reasons[keep].tolist(), lights[keep].tolist()))
     ends = np.cumsum(lengths).tolist()
     starts = [0, *ends[:-1]]
     for reader, s, e in zip(readers, starts, ends, strict=True):
         out[reader] = flat[s:e]
     return out
-
-
-def _fallback_reason(fb: FallbackInfo, row: int, cand: int) -> str:
-    if row in fb.keyword:
-        kws, best = fb.keyword[row]
-        return f"matches your interest ‘{_short(kws[int(best[cand])], 60)}’"
-    if fb.popular[cand]:
-        return "popular in this batch"
-    return "new in this batch"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -88,3 +90,32 @@ def synthetic_corpus(
         for p in rng.choice(pool, size=min(likes, len(pool)), replace=False):
             rows.append((f"r{r}", f"p{p}", "like"))
     return papers, pd.DataFrame(rows, columns=["reader", "paper", "kind"])
+
+
+def seed_batches(shared: Path) -> list[pd.DataFrame]:
+    """The scraped seed pages under ``shared/seeds`` (read in place), one papers frame per page."""
+    import datetime as dt
+
+    from paperdigest.ingest.parse import parse_file
+
+    frames = []
+    for path in sorted((shared / "seeds").glob("*.txt")):
+        batch = parse_file(path, today=dt.date(2025, 11, 1))
+        rows = [(f"{path.stem[:3]}-{i}", p.title, p.abstract) for i, p in enumerate(batch.papers)]
+        frames.append(pd.DataFrame(rows, columns=["id", "title", "abstract"]))
+    return frames
+
+
+def demo_batches() -> list[pd.DataFrame]:
+    """The demo's sample batches (scheduler/demo_data), one papers frame (with ``topic``) each."""
+    import json
+    from importlib import resources
+
+    base = resources.files("paperdigest.scheduler") / "demo_data"
+    frames = []
+    for item in sorted(p for p in base.iterdir() if p.name.endswith(".json")):
+        rows = json.loads(item.read_text(encoding="utf-8"))
+        frames.append(pd.DataFrame([(f"{item.name[:6]}-{i}", r["title"], r["abstract"], r["topic"])
+                                    for i, r in enumerate(rows)],
+                                   columns=["id", "title", "abstract", "topic"]))
+    return frames

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("PAPERDIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# A worktree elsewhere may point at the shared data explicitly.
+SHARED = Path(os.environ.get("PAPERDIGEST_TEST_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
 
 def need(condition: bool, reason: str) -> None:
