@@ -19,7 +19,9 @@ from paperdigest.store.models import (
     Reader,
     utcnow,
 )
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 __all__ = [
@@ -69,22 +71,50 @@ def record_feedback(
         session.flush()
         return FeedbackResult(kind, True, None)
 
-    current = session.scalar(
-        select(Interaction).where(
-            Interaction.reader_id == reader_id,
-            Interaction.paper_id == paper_id,
-            Interaction.current.is_(True),
-        ).with_for_update()
-    )
-    previous = current.kind if current is not None else None
-    if kind == previous or (kind == "unlike" and previous is None):
-        return FeedbackResult(kind, False, previous)
-    if current is not None:
-        session.execute(update(Interaction).where(Interaction.id == current.id).values(current=False))
-    session.add(Interaction(reader_id=reader_id, paper_id=paper_id, kind=kind, source=source,
-                            current=kind in _REACTIONS, digest_id=digest_id, created_at=when))
-    session.flush()
-    return FeedbackResult(kind, True, previous)
+    # Two requests for the same link can arrive together. On PostgreSQL ``FOR UPDATE`` locks nothing
+    # while no current reaction exists, so both would insert; the insert is therefore
+    # ``ON CONFLICT DO NOTHING`` against the partial unique index, and the loser re-reads what the
+    # winner wrote. SQLite serialises writers (BEGIN IMMEDIATE), so it never loops there.
+    for _ in range(_ATTEMPTS):
+        current = session.scalar(
+            select(Interaction).where(
+                Interaction.reader_id == reader_id,
+                Interaction.paper_id == paper_id,
+                Interaction.current.is_(True),
+            ).with_for_update()
+        )
+        previous = current.kind if current is not None else None
+        if kind == previous or (kind == "unlike" and previous is None):
+            return FeedbackResult(kind, False, previous)
+        if current is not None:
+            session.execute(update(Interaction).where(Interaction.id == current.id).values(current=False))
+        values = {"reader_id": reader_id, "paper_id": paper_id, "kind": kind, "source": source,
+                  "current": kind in _REACTIONS, "digest_id": digest_id, "created_at": when}
+        if not values["current"]:  # an unlike is history only: no unique index applies
+            session.execute(insert(Interaction).values(**values))
+            return FeedbackResult(kind, True, previous)
+        if _insert_current(session, values):
+            return FeedbackResult(kind, True, previous)
+        session.expire_all()  # a concurrent request won: read its row and decide again
+    raise InvalidInput(f"feedback for paper {paper_id!r} keeps changing concurrently; try again")
+
+
+_ATTEMPTS = 5
+
+
+def _insert_current(session: Session, values: dict[str, object]) -> bool:
+    """Insert a current reaction unless one exists; False when a concurrent writer got there first."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = pg_insert(Interaction).values(**values).on_conflict_do_nothing(
+            index_elements=["reader_id", "paper_id"], index_where=text("current"))
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(Interaction).values(**values).on_conflict_do_nothing(
+            index_elements=["reader_id", "paper_id"], index_where=text("current = 1"))
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        session.execute(insert(Interaction).values(**values))
+        return True
+    return bool(session.execute(stmt).rowcount)
 
 
 def current_reactions(session: Session, reader_id: int) -> dict[str, str]:
