@@ -10,7 +10,7 @@ import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table, progress
 from paperdigest.core.errors import InvalidInput
-from paperdigest.ingest import FORMATS, fetch_arxiv, fetch_hf, fetch_url, ingest_batch, parse_file
+from paperdigest.ingest import FORMATS, fetch_arxiv, fetch_hf, fetch_url, ingest_batches, parse_file
 from paperdigest.store.models import Batch, Paper
 from paperdigest.store.papers import (
     BatchResult,
@@ -57,12 +57,10 @@ def _report(batch: NewBatch, result: BatchResult, as_json: bool) -> dict[str, An
 
 
 def _store_all(ctx: typer.Context, parsed: list[NewBatch], as_json: bool) -> None:
-    records = []
-    with get_context(ctx).store() as store, progress(len(parsed) if len(parsed) > 1 else None,
-                                                     "Storing") as advance:
-        for batch in parsed:
-            records.append(_report(batch, ingest_batch(store, batch), as_json))
-            advance()
+    # One transaction for every input of the command: if any is refused, none is stored.
+    with get_context(ctx).store() as store:
+        results = ingest_batches(store, parsed)
+    records = [_report(batch, result, as_json) for batch, result in zip(parsed, results, strict=True)]
     if as_json:
         emit_json(records)
 
@@ -76,8 +74,8 @@ def ingest(
 ) -> None:
     """Ingest batch files or URLs (page text, HF API JSON, arXiv Atom/RSS, CSV, JSON).
 
-    Every input is parsed and checked first; only when all are valid is each stored, one transaction
-    per batch. Ingesting the same batch again changes nothing and says so.
+    Every input is parsed and checked first; then all are stored in one transaction, so if any is
+    refused none is stored. Ingesting the same batch again changes nothing and says so.
     """
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -120,9 +120,9 @@ def parse_bytes(
     if kind in {"json", "hf"}:
         items = json_items(text, label)
         if kind == "hf" or (fmt is None and is_hf_json(items)):
-            kind, papers = "hf", parse_hf(text, label)
+            kind, papers = "hf", parse_hf(items, label)
         else:
-            papers = parse_json(text, label)
+            papers = parse_json(items, label)
         day = _batch_date(papers)
     elif kind in {"xml", "atom", "rss"}:
         found, day, papers = parse_xml(text, label)
