@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import email
 import logging
-import os
 import queue
 import smtplib
 import ssl
@@ -27,6 +26,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
+from paperdigest.core.files import PRIVATE_FILE, atomic_write, make_private_dir
 from paperdigest.core.settings import Settings, SmtpConfig
 from paperdigest.store.readers import mask_email
 
@@ -78,12 +78,9 @@ class DeliveryBackend(Protocol):
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file next to ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    """Write ``data`` atomically with mode 0600: outbox and archive files hold reader addresses and
+    never-expiring unsubscribe links (see :func:`core.files.atomic_write`)."""
+    atomic_write(path, data, mode=PRIVATE_FILE)
 
 
 class FileBackend:
@@ -95,7 +92,7 @@ class FileBackend:
         self.folder = Path(folder)
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.folder)
 
     def deliver(self, item: Outgoing) -> DeliveryResult:
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from paperdigest.core.errors import ConfigError, StoreNotInitialized
+from paperdigest.core.files import create_private_file, make_private_dir
 from paperdigest.core.settings import Settings
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -66,8 +67,12 @@ def make_engine(settings: Settings | str, **kwargs: Any) -> Engine:
         url = url.set(drivername="postgresql+psycopg")
     try:
         if url.get_backend_name() == "sqlite":
-            if url.database and url.database != ":memory:":
-                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+                # Created here, 0600, before SQLite creates it with the umask's 0644; the -wal and
+                # -shm files copy the database file's mode.
+                path = Path(url.database).expanduser()
+                make_private_dir(path.parent)
+                create_private_file(path)
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                    **kwargs)
             event.listen(engine, "connect", _sqlite_on_connect)
