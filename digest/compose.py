@@ -20,7 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from paperdigest.core.errors import InvalidInput
 from paperdigest.core.settings import Settings
@@ -253,7 +253,6 @@ def compose_message(
     sender_name, sender = _sender(settings.from_addr)
     html = render_email_html(view)
     boundary = f"=_pd_{secrets.token_hex(16)}"  # "=_" never occurs in QP; 128 random bits
-    mailto = f"mailto:{sender}?subject={quote('unsubscribe')}"
     head = b"".join((
         _header("From", _address(sender_name, sender)),
         _header("To", _address(to.display_name, to.addr_spec)),
@@ -261,7 +260,9 @@ def compose_message(
         _header("Date", _date(now)),
         _header("Message-ID", message_id),
         _header("List-Id", f"paperdigest <{settings.list_id}>"),
-        _header("List-Unsubscribe", f"<{view.unsubscribe_url}>, <{mailto}>"),
+        # HTTPS one-click only (RFC 8058): a mailto: would point at the From address, where nothing
+        # reads unsubscribe requests.
+        _header("List-Unsubscribe", f"<{view.unsubscribe_url}>"),
         _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         _header("Auto-Submitted", "auto-generated"),
         b"MIME-Version: 1.0\r\n",
