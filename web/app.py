@@ -70,29 +70,35 @@ class _Feedback:
 
     async def feedback(self, request: Request) -> Response:
         token = self.codec.read_feedback(request.path_params["token"])
+        more = token.kind == "like"
+        if request.method == "POST":
+            # One short write transaction checks and records together (issue #14 item 10).
+            stored = await run_in_threadpool(self._record, token.reader_id, token.paper_id, token.kind,
+                                             token.digest_id)
+            title = shorten(stored, SHORT_TITLE_CHARS)
+            return _page("Thanks — your next digest will use this",
+                         f"You asked for {'more' if more else 'fewer'} papers like “{title}”.")
         _, paper = await run_in_threadpool(self._lookup, token.reader_id, token.paper_id)
         title = shorten(paper.title if paper else "", SHORT_TITLE_CHARS)
-        more = token.kind == "like"
-        if request.method != "POST":
-            return _page(
-                "More like this?" if more else "Less like this?",
-                f"Tell paperdigest you want {'more' if more else 'fewer'} papers like “{title}”.",
-                action=request.url.path, button="Yes, more like this" if more else "Yes, less like this",
-            )
-        await run_in_threadpool(self._record, token.reader_id, token.paper_id, token.kind,
-                                token.digest_id)
-        return _page("Thanks — your next digest will use this",
-                     f"You asked for {'more' if more else 'fewer'} papers like “{title}”.")
+        return _page(
+            "More like this?" if more else "Less like this?",
+            f"Tell paperdigest you want {'more' if more else 'fewer'} papers like “{title}”.",
+            action=request.url.path, button="Yes, more like this" if more else "Yes, less like this",
+        )
 
-    def _record(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None,
-                ) -> None:
+    def _record(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None) -> str:
+        """Record the reaction; returns the paper's title for the thank-you page."""
         with self.store.transaction() as session:
             if digest_id is not None and session.get(Digest, digest_id) is None:
                 digest_id = None  # the digest row was removed; the reaction still counts
             try:
                 record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
-            except NotFound as exc:
-                raise InvalidInput(str(exc)) from None
+            except NotFound:
+                if session.get(Reader, reader_id) is None:
+                    raise InvalidInput("this link belongs to a reader who no longer exists") from None
+                raise InvalidInput("this link names a paper that does not exist") from None
+            paper = session.get(Paper, paper_id)  # loaded by record_feedback: no second query
+            return paper.title if paper is not None else ""
 
     async def unsubscribe(self, request: Request) -> Response:
         token = self.codec.read_unsubscribe(request.path_params["token"])
