@@ -92,13 +92,12 @@ class _Feedback:
             if digest_id is not None and session.get(Digest, digest_id) is None:
                 digest_id = None  # the digest row was removed; the reaction still counts
             try:
-                record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
+                result = record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
             except NotFound:
                 if session.get(Reader, reader_id) is None:
                     raise InvalidInput("this link belongs to a reader who no longer exists") from None
                 raise InvalidInput("this link names a paper that does not exist") from None
-            paper = session.get(Paper, paper_id)  # loaded by record_feedback: no second query
-            return paper.title if paper is not None else ""
+            return result.paper_title
 
     async def unsubscribe(self, request: Request) -> Response:
         token = self.codec.read_unsubscribe(request.path_params["token"])
