@@ -89,14 +89,15 @@ def _current_likes(env: dict[str, str]) -> int:
                                   .where(Interaction.current.is_(True))) or 0)
 
 
-def _start(env: dict[str, str], workers: int, port: int) -> subprocess.Popen[bytes]:
+def _start(env: dict[str, str], workers: int, port: int, log: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "paperdigest", "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    with log.open("wb") as sink:  # a file, not a pipe nobody reads: a full pipe would stall the server
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=sink,
+                                start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"serve exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
@@ -156,7 +157,7 @@ def run(workers: int, args: argparse.Namespace, work: Path) -> dict[str, float]:
     script = work / f"post-{workers}.lua"
     script.write_text(_LUA % ",".join(json.dumps(p) for p in paths), encoding="utf-8")
     port = _free_port()
-    proc = _start(env, workers, port)
+    proc = _start(env, workers, port, work / f"serve-{workers}.log")
     try:
         load = os.getloadavg()[0]
         cpu_before = _group_cpu_s(proc.pid)
