@@ -220,9 +220,11 @@ def render_index(entries: Sequence[IndexEntry]) -> str:
 
 def render_web_page(heading: str, message: str = "", action: str | None = None, button: str = "",
                     **extra: Any) -> str:
-    """The small pages of the feedback web app (confirm, thanks, errors)."""
+    """A small page of the web app (confirm, thanks, errors) with at most one one-button form."""
+    forms = [{"action": action, "button": button, "fields": (), "style": "btn-more"}] if action else []
+    context = {"details": (), "links": (), **extra}
     return environment().get_template("web_page.html").render(
-        heading=heading, message=message, action=action, button=button, **extra
+        heading=heading, message=message, forms=forms, **context
     )
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
 from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Reaction",
     "ReaderFields",
     "add_reader",
+    "bump_settings_rev",
     "fields_from_row",
     "find_reader",
     "list_readers",
@@ -336,3 +337,15 @@ def reset_personalisation(session: Session, reader_id: int) -> int:
                                               Interaction.kind == "click"))
     session.flush()
     return len(papers)
+
+
+def bump_settings_rev(session: Session, reader_id: int, expected: int) -> bool:
+    """Move the reader's settings revision from ``expected`` to the next one, atomically.
+
+    False when it is no longer ``expected``: the form was used already (a replay, or a second
+    tab). A conditional UPDATE, so of two simultaneous posts of one form exactly one wins.
+    """
+    done = session.execute(update(Reader).where(Reader.id == reader_id, Reader.settings_rev == expected)
+                           .values(settings_rev=expected + 1, updated_at=utcnow()))
+    session.flush()
+    return bool(getattr(done, "rowcount", 0) == 1)
