@@ -139,14 +139,14 @@ class TokenCodec:
     def feedback(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None) -> str:
         if kind not in _CODES:
             raise InvalidInput(f"feedback tokens are for like or dislike, not {kind!r}")
-        return _signed(self._key_feedback, _payload([reader_id, paper_id, _CODES[kind], digest_id]),
+        return _signed(self._key_feedback, _payload([_id(reader_id), paper_id, _CODES[kind], digest_id]),
                        self._timestamp())
 
     def click(self, reader_id: int, paper_id: str, digest_id: int | None) -> str:
-        return _signed(self._key_click, _payload([reader_id, paper_id, digest_id]), self._timestamp())
+        return _signed(self._key_click, _payload([_id(reader_id), paper_id, digest_id]), self._timestamp())
 
     def unsubscribe(self, reader_id: int) -> str:
-        return _signed(self._key_unsub, _payload([reader_id]), None)
+        return _signed(self._key_unsub, _payload([_id(reader_id)]), None)
 
     def page(self, purpose: str, reader_id: int, generation: int) -> str:
         """The link token of a reader's settings page, web archive or feed."""
