@@ -236,9 +236,9 @@ def render_notice_html(view: DigestView) -> str:
     return _inliner().inline(environment().get_template("notice.html").render(view=view))
 
 
-def render_template(name: str, **context: Any) -> str:
+def render_template(template: str, /, **context: Any) -> str:
     """Any page of the web app (``templates/<name>``) from plain values."""
-    return environment().get_template(name).render(**context)
+    return environment().get_template(template).render(**context)
 
 
 def _long_date(day: dt.date) -> str:

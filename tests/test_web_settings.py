@@ -176,7 +176,8 @@ def test_pause_means_no_digest_until_the_day_after(web: Site) -> None:
                         backend=FileBackend(outbox), ranker=ranker)
     assert back.sent == 1 and _reader(web.store, rid)["status"] == "active"
     # A pause that ended in the past is refused; resume works from the page.
-    assert _post(web, path, action="pause", until=(today - dt.timedelta(days=1)).isoformat()).status_code == 400
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    assert _post(web, path, action="pause", until=yesterday).status_code == 400
     assert _post(web, path, action="pause", until="").status_code == 303
     assert _post(web, path, action="resume").status_code == 303
     assert _reader(web.store, rid)["status"] == "active"
