@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import css_inline
@@ -211,7 +211,9 @@ def render_text(view: DigestView) -> str:
 
 def render_page(view: DigestView, index_href: str = "index.html") -> str:
     """The standalone archive page of one digest (a stylesheet, no inlining needed)."""
-    return environment().get_template("page.html").render(view=view, index_href=index_href)
+    # The page is what "View in browser" opens: it does not link to itself.
+    return environment().get_template("page.html").render(view=replace(view, browser_url=""),
+                                                          index_href=index_href)
 
 
 def render_index(entries: Sequence[IndexEntry]) -> str:
