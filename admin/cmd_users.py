@@ -40,6 +40,8 @@ def _record(reader: Reader) -> dict[str, Any]:
         "send_hour": reader.send_hour, "timezone": reader.timezone,
         "digest_size": reader.digest_size, "format": reader.format,
         "keywords": list(reader.keywords or []),
+        "paused_until": reader.paused_until, "min_relevance": reader.min_relevance,
+        "web_notice": reader.web_notice,
         "created_at": reader.created_at, "updated_at": reader.updated_at,
     }
 

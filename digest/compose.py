@@ -125,7 +125,8 @@ def reader_page_url(settings: Settings, codec: TokenCodec, purpose: str, reader:
     return f"{settings.base_url}/{path}/{token}" + ("/" if purpose == "archive" else "")
 
 
-def paper_links(paper: PaperInfo) -> tuple[str | None, str | None, str | None, str | None]:
+def paper_links(paper: PaperInfo, has_url: bool | None = None
+                ) -> tuple[str | None, str | None, str | None, str | None]:
     """``(arxiv_id, abstract_url, pdf_url, search_url)`` of a paper.
 
     arXiv papers get their abstract and PDF pages; a paper with neither an arXiv id nor a web
@@ -134,7 +135,7 @@ def paper_links(paper: PaperInfo) -> tuple[str | None, str | None, str | None, s
     arxiv = (paper.arxiv_id or "").strip()
     if arxiv and _ARXIV_ID.fullmatch(arxiv):
         return arxiv, f"https://arxiv.org/abs/{arxiv}", f"https://arxiv.org/pdf/{arxiv}", None
-    if is_web_url(paper.url):
+    if is_web_url(paper.url) if has_url is None else has_url:
         return None, None, None, None
     title = " ".join(paper.title.split())[:300]
     return None, None, None, (SEARCH_URL + quote_plus(title)) if title else None
@@ -165,9 +166,10 @@ def build_view(
     for rank, item in enumerate(items, start=1):
         paper = item.paper
         title = shorten(paper.title, TITLE_CHARS) or paper.id
-        arxiv_id, abs_url, pdf_url, search_url = paper_links(paper)
+        has_url = is_web_url(paper.url)
+        arxiv_id, abs_url, pdf_url, search_url = paper_links(paper, has_url)
         link = None
-        if is_web_url(paper.url):
+        if has_url:
             link = f"{base}/c/{codec.click(reader.id, paper.id, digest_id)}"
         views.append(ItemView(
             rank=rank, paper_id=paper.id, title=title,
@@ -184,9 +186,7 @@ def build_view(
     subject = shorten(f"{count} new {noun} for you — {top}" if top else f"{count} new {noun} for you",
                       SUBJECT_CHARS)
     greeting = f"Hello {shorten(reader.name, 60)}, here" if reader.name.strip() else "Here"
-    if today is None:
-        today = _reader_today(reader)
-    when = period_heading(period, today)
+    when = period_heading(period, today, lambda: _reader_today(reader))
     archive = reader_page_url(settings, codec, "archive", reader)
     return DigestView(
         subject=subject,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from paperdigest.core import Settings
+from paperdigest.core.errors import InvalidInput
 from paperdigest.digest.archive import write_archive_page
 from paperdigest.digest.compose import (
     ItemInfo,
@@ -91,8 +92,12 @@ def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo
                         if not reader.web_notice:  # the reader chose no notice email
                             pending.append((job, DeliveryResult("sent")))
                             continue
-                        mail = compose_notice(view, reader, message_id=claimed[digest_id],
-                                              settings=settings, now=now)
+                        try:
+                            mail = compose_notice(view, reader, message_id=claimed[digest_id],
+                                                  settings=settings, now=now)
+                        except InvalidInput:  # no usable address: the page is up, skip the note
+                            pending.append((job, DeliveryResult("sent")))
+                            continue
                     else:
                         mail = compose_message(view, reader, message_id=claimed[digest_id],
                                                settings=settings, now=now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,6 +92,7 @@ class IndexEntry:
     href: str
     count: int
     top_title: str
+    label: str = ""  # the date a reader sees; the period when a page predates labels
 
 
 def shorten(text: str, limit: int) -> str:
@@ -247,9 +248,11 @@ def _long_date(day: dt.date) -> str:
     return f"{day:%A}, {day.day} {day:%B %Y}"
 
 
-def period_heading(period: str, today: dt.date) -> str:
+def period_heading(period: str, today: dt.date | None,
+                   default_today: Callable[[], dt.date] = dt.date.today) -> str:
     """What a reader sees for a period: '2026-11-25' -> 'Wednesday, 25 November 2026',
-    '2026-W48' -> 'week of Monday, 23 November 2026'; anything else (``batch:17``) -> ``today``."""
+    '2026-W48' -> 'week of Monday, 23 November 2026'; anything else (``batch:17``) -> ``today``
+    (``default_today()`` when None: only asked for when needed)."""
     try:
         if len(period) == 10:
             return _long_date(dt.date.fromisoformat(period))
@@ -257,7 +260,7 @@ def period_heading(period: str, today: dt.date) -> str:
             return "week of " + _long_date(dt.date.fromisocalendar(int(period[:4]), int(period[6:]), 1))
     except ValueError:
         pass
-    return _long_date(today)
+    return _long_date(today if today is not None else default_today())
 
 
 def format_period(period: str) -> str:

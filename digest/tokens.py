@@ -132,6 +132,9 @@ class TokenCodec:
         self._key_unsub = _mac(self._unsub.make_signer(_SALT_UNSUB).derive_key())
         self._pages = {p: URLSafeSerializer(ordered, salt=f"paperdigest.page.{p}.v1", signer_kwargs=signer)
                        for p in PAGE_PURPOSES}
+        # Every digest carries a settings and an archive link: signed on the fast path too.
+        self._key_pages = {p: _mac(s.make_signer(f"paperdigest.page.{p}.v1").derive_key())
+                           for p, s in self._pages.items()}
         self._form = URLSafeTimedSerializer(ordered, salt=_SALT_FORM, signer_kwargs=signer)
         self._signup = URLSafeTimedSerializer(ordered, salt=_SALT_SIGNUP, signer_kwargs=signer)
         self._stamp: tuple[int, bytes] = (-1, b"")  # (second, its encoding), swapped as one
@@ -152,7 +155,7 @@ class TokenCodec:
         """The link token of a reader's settings page, web archive or feed."""
         if purpose not in self._pages:
             raise InvalidInput(f"no reader page {purpose!r} (known: {', '.join(PAGE_PURPOSES)})")
-        return self._pages[purpose].dumps([_id(reader_id), _count(generation)])
+        return _signed(self._key_pages[purpose], _payload([_id(reader_id), _count(generation)]), None)
 
     def form(self, reader_id: int, generation: int, revision: int) -> str:
         return self._form.dumps([_id(reader_id), _count(generation), _count(revision)])

@@ -171,3 +171,30 @@ def test_unsubscribe_page_offers_pause_instead_and_resubscribe(web: Site) -> Non
     web.client.post(path, data={"action": "resubscribe"})
     assert status() == ("active", None)
     assert web.client.post(path, data={"action": "explode"}).status_code == 400
+
+
+def test_a_web_reader_without_a_usable_address_still_gets_the_page(web: Site, tmp_path: Path) -> None:
+    from paperdigest.store.models import Reader
+
+    [good, bad] = add_readers(web.store, ("ann@example.org", ["graph"]), ("bob@example.org", ["graph"]),
+                              format="html")
+    with web.store.transaction() as session:
+        row = session.get(Reader, bad)
+        assert row is not None
+        row.email = "not an address"  # as an old import might have left it
+    with web.store.transaction() as session:
+        upsert_batch(session, NewBatch(source="test", label="b", papers=list(PAPERS)))
+    report = send_digests(web.store, web.store.settings, now=dt.datetime.now(dt.UTC),
+                          backend=FileBackend(tmp_path),
+                          ranker=KeywordRanker({str(good): ["graph"], str(bad): ["graph"]}))
+    assert report.sent == 2
+    assert [parse(p.read_bytes())["To"] for p in tmp_path.glob("*.eml")] == ["ann@example.org"]
+    assert (web.store.settings.archive_dir / f"reader-{bad}").is_dir()
+
+
+def test_the_written_archive_index_shows_dates_not_batches(web: Site, tmp_path: Path) -> None:
+    [rid] = add_readers(web.store, ("ann@example.org", ["graph"]), format="html", web_notice=False)
+    assert _send(web, rid, tmp_path, period_for=lambda _r, _n: "batch:17").sent == 1
+    index = (web.store.settings.archive_dir / f"reader-{rid}" / "index.html").read_text()
+    today = dt.datetime.now(dt.UTC).date()
+    assert f">{today:%A}, {today.day} {today:%B %Y}</a>" in index and "batch" not in index.split("<ul>")[1]

@@ -33,7 +33,7 @@ from test_digest_web import serve
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # ~45 s of Chromium
 
 
 @dataclass

@@ -224,3 +224,18 @@ def test_relink_revokes_every_page_link(initialised_cli: Cli, settings: Settings
             assert web.client.get(new.removeprefix(settings.base_url)).status_code == 200
     missing = initialised_cli("users", "relink", "nobody@example.org", ok=False)
     assert missing.exit_code != 0 and "no reader" in missing.stderr
+
+
+def test_save_and_replay_on_both_databases(any_store: Store) -> None:
+    """The conditional UPDATE that refuses a replay, and the new columns, on SQLite and PostgreSQL."""
+    with site(any_store.settings, any_store) as web:
+        [rid] = add_readers(web.store, ("ann@example.org", ["graph"]))
+        path = web.settings_path(rid)
+        body = {"csrf": csrf_of(web.client.get(path).text), **_form(min_relevance="0.25")}
+        assert web.client.post(path, data=body).status_code == 303
+        assert web.client.post(path, data=body).status_code == 409
+        row = _reader(web.store, rid)
+        assert row["settings_rev"] == 1 and row["min_relevance"] == 0.25 and row["web_notice"] is True
+        until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date()
+        assert _post(web, path, action="pause", until=until.isoformat()).status_code == 303
+        assert _reader(web.store, rid)["paused_until"] == until
