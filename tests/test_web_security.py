@@ -106,3 +106,38 @@ def test_tokens_are_masked_in_log_lines(caplog: pytest.LogCaptureFixture) -> Non
     with caplog.at_level(logging.INFO, logger="paperdigest.test.web"):
         logging.getLogger("paperdigest.test.web").info("GET %s", f"/a/{token}/")
     assert token not in caplog.text and "/a/eyJhbG…" in caplog.text
+
+
+@pytest.mark.slow  # starts the real CLI in a subprocess (~20 s on a busy machine)
+def test_serve_debug_logs_no_whole_token(initialised_cli: Any, env: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from paperdigest.digest import TokenCodec
+
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")}
+    full_env.update(env)
+    settings = load_settings(env=env)
+    with Store.open(settings) as store:
+        token = TokenCodec(store.secret_keys()).page("settings", 1, 0)
+    proc = subprocess.Popen([sys.executable, "-m", "paperdigest", "--debug", "serve", "--port", str(port)],
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+                time.sleep(0.1)
+        for path in (f"/s/{token}", f"/f/{token}", f"/a/{token}/3", f"/feed/{token}"):
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert f"/s/{token[:6]}…" in output  # the requests were logged...
+    assert token not in output and token[6:] not in output  # ...without the token

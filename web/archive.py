@@ -11,7 +11,14 @@ import datetime as dt
 from typing import Any
 
 from paperdigest.core.errors import InvalidInput
-from paperdigest.digest.compose import ItemInfo, ReaderInfo, build_view, paper_info, reader_info
+from paperdigest.digest.compose import (
+    ItemInfo,
+    ReaderInfo,
+    build_view,
+    paper_info,
+    reader_info,
+    reader_page_url,
+)
 from paperdigest.digest.render import period_heading, render_page
 from paperdigest.store.archive import delivered_digests, digest_papers
 from paperdigest.store.readers import local_today
@@ -55,7 +62,9 @@ class _Handlers:
         entries = [{"label": period_heading(r.period, sent_day(r.sent_at, info, today)),
                     "href": f"{base}{r.id}", "count": r.papers,
                     "top": tops[r.id][0][1].title if tops.get(r.id) else ""} for r in rows]
-        return {"entries": entries, "reader": info}
+        return {"entries": entries, "reader": info,
+                "settings_url": reader_page_url(self.ctx.settings, self.ctx.codec, "settings", info),
+                "feed_url": reader_page_url(self.ctx.settings, self.ctx.codec, "feed", info)}
 
     async def digest(self, request: Request) -> Response:
         token = request.path_params["token"]
