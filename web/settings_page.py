@@ -104,7 +104,7 @@ class _Handlers:
             reader = self.ctx.reader_for_page(session, "settings", token)
             info = reader_info(reader)
             return {
-                "reader": reader_info(reader), "action": f"/s/{token}",
+                "reader": info, "action": f"/s/{token}",
                 "csrf": self.ctx.codec.form(reader.id, reader.link_generation or 0, reader.settings_rev or 0),
                 "values": {
                     "name": reader.name or "", "keywords": ", ".join(reader.keywords or ()),
