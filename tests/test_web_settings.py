@@ -239,3 +239,33 @@ def test_save_and_replay_on_both_databases(any_store: Store) -> None:
         until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date()
         assert _post(web, path, action="pause", until=until.isoformat()).status_code == 303
         assert _reader(web.store, rid)["paused_until"] == until
+
+
+def test_simultaneous_posts_of_one_form_change_it_once(any_store: Store) -> None:
+    """Ten copies of one form at once against uvicorn: exactly one is applied, the rest get 409."""
+    import concurrent.futures
+
+    import httpx
+    from conftest import free_port
+    from paperdigest.core import load_settings
+    from paperdigest.web import create_app
+    from test_digest_web import serve
+
+    port = free_port()
+    settings = load_settings(env={"PAPERDIGEST_HOME": str(any_store.settings.home),
+                                  "PAPERDIGEST_DATABASE_URL": any_store.settings.database_url,
+                                  "PAPERDIGEST_BASE_URL": f"http://127.0.0.1:{port}"})
+    [rid] = add_readers(any_store, ("ann@example.org", ["graph"]))
+    gen = serve(create_app(settings, any_store), port)
+    next(gen)
+    try:
+        from paperdigest.digest import TokenCodec
+
+        url = f"http://127.0.0.1:{port}/s/{TokenCodec(any_store.secret_keys()).page('settings', rid, 0)}"
+        body = {"csrf": csrf_of(httpx.get(url).text), **_form()}
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            codes = sorted(pool.map(lambda _: httpx.post(url, data=body, timeout=30).status_code, range(10)))
+    finally:
+        next(gen, None)
+    assert codes == [303] + [409] * 9
+    assert _reader(any_store, rid)["settings_rev"] == 1

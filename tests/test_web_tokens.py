@@ -122,3 +122,21 @@ def test_page_tokens_are_exactly_what_itsdangerous_signs(codec: TokenCodec) -> N
         slow = URLSafeSerializer([KEY], salt=f"paperdigest.page.{purpose}.v1",
                                  signer_kwargs={"digest_method": hashlib.sha256})
         assert codec.page(purpose, 42, 7) == slow.dumps([42, 7])
+
+
+def test_every_one_character_change_of_a_token_is_refused(codec: TokenCodec) -> None:
+    """Exhaustive over positions and the base64url alphabet plus '=' and '.': one right, one string."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=."
+    for token, read in ((codec.page("settings", 3, 1), lambda t: codec.read_page("settings", t)),
+                        (codec.feedback(3, "2511.01234", "like", 9), codec.read_feedback)):
+        accepted = 0
+        for i in range(len(token)):
+            for ch in alphabet:
+                if ch == token[i]:
+                    continue
+                try:
+                    read(token[:i] + ch + token[i + 1:])
+                    accepted += 1
+                except InvalidInput:
+                    pass
+        assert accepted == 0
