@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
-from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -329,6 +328,8 @@ def reset_personalisation(session: Session, reader_id: int) -> int:
     """Forget what the recommender learnt from one reader: withdraw every like and dislike
     (as ``unlike`` rows, so the history still says what happened) and delete their clicks.
     Returns how many reactions were withdrawn."""
+    from paperdigest.store.feedback import record_feedback  # it imports pandas: only when used
+
     papers = list(session.scalars(select(Interaction.paper_id).where(
         Interaction.reader_id == reader_id, Interaction.current.is_(True))))
     for paper_id in papers:
