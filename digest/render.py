@@ -32,7 +32,6 @@ __all__ = [
     "render_page",
     "render_template",
     "render_text",
-    "render_web_page",
     "shorten",
     "snippet",
 ]
@@ -219,16 +218,6 @@ def render_page(view: DigestView, index_href: str = "index.html") -> str:
 
 def render_index(entries: Sequence[IndexEntry]) -> str:
     return environment().get_template("index.html").render(entries=entries)
-
-
-def render_web_page(heading: str, message: str = "", action: str | None = None, button: str = "",
-                    **extra: Any) -> str:
-    """A small page of the web app (confirm, thanks, errors) with at most one one-button form."""
-    forms = [{"action": action, "button": button, "fields": (), "style": "btn-more"}] if action else []
-    context = {"details": (), "links": (), **extra}
-    return environment().get_template("web_page.html").render(
-        heading=heading, message=message, forms=forms, **context
-    )
 
 
 def render_notice_text(view: DigestView) -> str:
