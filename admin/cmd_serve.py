@@ -26,7 +26,9 @@ def worker_app() -> Any:
     """The app of one uvicorn worker process (a factory: uvicorn calls it after the fork/spawn)."""
     from paperdigest.core import load_settings
     from paperdigest.web import create_app
+    from paperdigest.web.logs import install_token_filter
 
+    install_token_filter()  # in each worker, after uvicorn configured its loggers there
     return create_app(load_settings())
 
 
@@ -38,18 +40,22 @@ def serve(
         1, "--workers", min=1, max=MAX_WORKERS,
         help="Worker processes (uvicorn); more than one uses several cores for feedback POSTs."),
 ) -> None:
-    """Run the feedback web app (More/Less like this, unsubscribe, click links) under uvicorn."""
+    """Run the web app (feedback links, reader settings, archive, feeds, subscribe) under uvicorn."""
     import uvicorn
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings  # validated here, in one place, before any worker starts
     log_level = "debug" if app_ctx.debug else "warning"
-    console.print(f"Serving feedback links on http://{host}:{port} with {workers} worker(s)"
+    console.print(f"Serving the web app on http://{host}:{port} with {workers} worker(s)"
                   f" (base URL in emails: {settings.base_url}).", markup=False)
     if workers == 1:
         from paperdigest.web import create_app
+        from paperdigest.web.logs import install_token_filter
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=True)
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level,
+                                proxy_headers=True)
+        install_token_filter()  # after Config, which (re)configures uvicorn's loggers
+        uvicorn.Server(config).run()
         return
     if settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         raise ConfigError("PAPERDIGEST_DATABASE_URL: an in-memory database cannot be shared by workers")

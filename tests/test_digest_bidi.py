@@ -10,8 +10,9 @@ import pytest
 from _digest_helpers import parse
 from paperdigest.core import Settings, load_settings
 from paperdigest.digest.compose import ItemInfo, PaperInfo, ReaderInfo, build_message, build_view
-from paperdigest.digest.render import render_email_html, render_page, render_text, render_web_page, shorten
+from paperdigest.digest.render import render_email_html, render_page, render_text, shorten
 from paperdigest.digest.tokens import TokenCodec
+from paperdigest.web.common import page
 
 CONTROLS = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 _ANY = re.compile(f"[{CONTROLS}]")
@@ -32,7 +33,7 @@ def test_rendered_titles_carry_no_bidi_controls(cfg: Settings) -> None:
                             message_id="<m@x>", settings=cfg, now=dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
     msg = parse(message.as_bytes())
     outputs = {"email": render_email_html(view), "page": render_page(view), "text": render_text(view),
-               "subject": str(msg["Subject"]), "web": render_web_page("x", shorten(TITLE, 80))}
+               "subject": str(msg["Subject"]), "web": bytes(page("x", shorten(TITLE, 80)).body).decode()}
     for name, output in outputs.items():
         assert not _ANY.search(output), name
     assert "Safe gnp.exe title isolated end" in outputs["page"]  # the visible text is kept
