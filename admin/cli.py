@@ -78,7 +78,7 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     config: Path | None = typer.Option(
-        None, "--config", envvar="PAPERDIGEST_CONFIG", help="TOML settings file.", show_envvar=False
+        None, "--config", help="TOML settings file (PAPERDIGEST_CONFIG)."
     ),
     home: Path | None = typer.Option(None, "--home", help="Data folder (PAPERDIGEST_HOME)."),
     database_url: str | None = typer.Option(

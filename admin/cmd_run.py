@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import faulthandler
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ def run(
 ) -> None:
     """Run the scheduler: poll sources, refit the model, send due digests; stops on SIGTERM/SIGINT."""
     from paperdigest.core.errors import ConfigError
-    from paperdigest.scheduler.clock import clock_from_env
+    from paperdigest.scheduler.clock import FAKE_NOW_ENV, clock_from_env
     from paperdigest.scheduler.lock import SchedulerLock
     from paperdigest.scheduler.logs import configure_logging
     from paperdigest.scheduler.runner import run_forever
@@ -43,8 +42,9 @@ def run(
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a
     # long-running scheduler is stuck without stopping it.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    # PAPERDIGEST_FAKE_NOW is a testing aid honoured only here (see scheduler.clock).
-    clock = clock_from_env(os.environ)
+    # PAPERDIGEST_FAKE_NOW is a testing aid honoured only here (see scheduler.clock); it is read
+    # through Settings like every other variable.
+    clock = clock_from_env({FAKE_NOW_ENV: settings.fake_now or ""})
     with app_ctx.store() as store:
         service = SchedulerService(store, settings, clock=clock)
         if once:
