@@ -64,6 +64,23 @@ def config_show(
     emit_record(get_context(ctx).settings.redacted(), as_json=as_json)
 
 
+def keys_rotate(
+    ctx: typer.Context,
+    keep: int = typer.Option(2, "--keep", min=1, max=20,
+                             help="Old keys kept for verifying links already sent."),
+) -> None:
+    """Put a new signing key first; links signed with the kept old keys still verify."""
+    from paperdigest.core.secrets import load_secret_keys, rotate_secret_key
+
+    path = get_context(ctx).settings.secret_key_path
+    rotate_secret_key(path, keep=keep)
+    kept = len(load_secret_keys(path)) - 1
+    console.print(f"New signing key in place ({path}); {kept} old key(s) kept for links already sent.",
+                  markup=False)
+    console.print("Restart `paperdigest serve` and `paperdigest run` so they sign with the new key.",
+                  markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -73,3 +90,6 @@ def register(app: typer.Typer) -> None:
     config = typer.Typer(help="Settings.", no_args_is_help=True)
     config.command("show")(config_show)
     app.add_typer(config, name="config")
+    keys = typer.Typer(help="Signing keys for feedback links.", no_args_is_help=True)
+    keys.command("rotate")(keys_rotate)
+    app.add_typer(keys, name="keys")
