@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["console", "emit_json", "emit_record", "emit_table", "err_console", "progress"]
+__all__ = ["console", "emit_json", "emit_record", "emit_table", "err_console", "progress", "spinner"]
 
 # Piped output gets a wide fixed width so tables are not folded to 80 columns for a file or grep.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -81,3 +81,16 @@ def progress(total: int | None, label: str) -> Iterator[Any]:
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def spinner(label: str) -> Iterator[None]:
+    """A spinner with elapsed time on stderr while a slow step runs, only on a terminal.
+
+    Off a terminal nothing is drawn, so pipes, cron mail and ``--json`` output stay clean.
+    """
+    if not err_console.is_terminal:
+        yield
+        return
+    with err_console.status(f"{label}…", spinner="dots"):
+        yield

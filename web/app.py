@@ -23,6 +23,7 @@ from paperdigest.store import Store
 from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import Digest, Paper, Reader
 from paperdigest.store.readers import ReaderFields, update_reader
+from paperdigest.web.admin import admin_routes
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -171,6 +172,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/f/{token}", handlers.feedback, methods=["GET", "POST"]),
         Route("/u/{token}", handlers.unsubscribe, methods=["GET", "POST"]),
         Route("/c/{token}", handlers.click, methods=["GET"]),
+        *admin_routes(settings, the_store),
     ]
     errors: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         PaperdigestError: _bad_input,
