@@ -1,7 +1,8 @@
 """The operator's dashboard at ``/admin``: the report of :mod:`paperdigest.reports` behind a login.
 
-Routes (added to the app by :func:`admin_routes`): ``GET /admin`` (the dashboard, or a redirect to
-the login), ``GET|POST /admin/login``, ``POST /admin/logout`` (needs the session's CSRF token).
+Routes (added to the app by :func:`admin_routes`): ``GET /admin[?days=30&silent_after=3]`` (the
+dashboard, or a redirect to the login), ``GET|POST /admin/login``, ``POST /admin/logout`` (needs
+the session's CSRF token).
 Every POST must also come from the app's own origin when the browser says where it comes from, and
 the cookie is ``SameSite=Strict``: a form on another site can neither log the operator out nor in.
 """
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import hmac
 import math
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
 from paperdigest.core import Settings
+from paperdigest.core.errors import PaperdigestError
 from paperdigest.store import Store
 from paperdigest.web.auth import LOGIN_FILE, LoginLimiter, SessionCodec, check_login, read_login
 from starlette.concurrency import run_in_threadpool
@@ -68,14 +71,23 @@ class _Admin:
         session = self._session(request)
         if session is None:
             return RedirectResponse("/admin/login", status_code=303, headers=_HEADERS)
-        html = await run_in_threadpool(self._render, session.csrf, session.user)
+        from paperdigest.reports.data import validate_window
+
+        try:
+            days = int(request.query_params.get("days", "30"))
+            silent_after = int(request.query_params.get("silent_after", "3"))
+            validate_window(days, silent_after)
+        except (ValueError, PaperdigestError) as exc:
+            message = str(exc).replace("--silent-after", "silent_after").replace("--days", "days")
+            return HTMLResponse(f"Bad request: {escape(message)}", status_code=400, headers=_HEADERS)
+        html = await run_in_threadpool(self._render, session.csrf, session.user, days, silent_after)
         return HTMLResponse(html, headers=_HEADERS)
 
-    def _render(self, csrf: str, user: str) -> str:
+    def _render(self, csrf: str, user: str, days: int, silent_after: int) -> str:
         from paperdigest.reports import collect, render_report
 
-        days = 30
-        return render_report(collect(self.store, self.settings, days=days), logout_csrf=csrf, user=user)
+        report = collect(self.store, self.settings, days=days, silent_after=silent_after)
+        return render_report(report, logout_csrf=csrf, user=user)
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
