@@ -63,7 +63,8 @@ def users_add(
     app_ctx = get_context(ctx)
     fields = ReaderFields(
         email=email, name=name, timezone=timezone, cadence=cadence, weekday=weekday,
-        send_hour=send_hour, digest_size=digest_size or app_ctx.settings.digest_size,
+        send_hour=send_hour,
+        digest_size=app_ctx.settings.digest_size if digest_size is None else digest_size,
         format=fmt, keywords=keywords or [],
     )
     with app_ctx.store() as store, store.transaction() as session:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from paperdigest.core.errors import ConfigError
+from paperdigest.core.errors import ConfigError, InvalidInput
+from paperdigest.core.schedule import check_schedule
 
 __all__ = ["ENV_PREFIX", "Secret", "Settings", "SmtpConfig", "describe_settings", "load_settings"]
 
@@ -384,8 +385,12 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
             f"{_origin(origins, 'base_url')}: must be an http(s) URL, got {values['base_url']!r}"
         )
     values["base_url"] = values["base_url"].rstrip("/")
+    try:  # the same check as `users add --size`, named after the setting it came from
+        check_schedule(digest_size=values["digest_size"])
+    except InvalidInput as exc:
+        raise ConfigError(f"{_origin(origins, 'digest_size')}: {exc}") from None
     for key, low, high in (
-        ("digest_size", 1, 100), ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
+        ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
         ("refit_hours", 1, 8760), ("http_retries", 0, 10), ("feedback_max_age_days", 1, 3650),
     ):
         if not low <= values[key] <= high:

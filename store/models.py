@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from paperdigest.core.schedule import CADENCES
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -48,7 +49,6 @@ __all__ = [
     "utcnow",
 ]
 
-CADENCES = ("each_batch", "daily", "weekly")
 FORMATS = ("email", "html")
 READER_STATUSES = ("active", "paused", "unsubscribed")
 INTERACTION_KINDS = ("like", "dislike", "click", "save", "unlike")
