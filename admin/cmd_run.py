@@ -148,9 +148,11 @@ def stats(
     active = [row for row in per_day if any(v for k, v in row.items() if k != "day")]
     emit_table(active, ["day", "sent", "failed", "unknown", "empty", "clicks", "likes", "dislikes",
                         "unsubscribes"], as_json=False,
-               title=f"Last {days} days (UTC), days with activity")
+               title=f"Last {days} days (UTC), days with activity",
+               empty=f"No digests sent and no reactions in the last {days} days.")
     emit_table(by_position, ["position", "shown", "liked", "like_rate"], as_json=False,
-               title="Like rate by position")
+               title="Like rate by position",
+               empty="No like rate by position yet: no digest was sent in this window.")
 
 
 def demo(

@@ -85,8 +85,10 @@ def users_list(
     """List readers."""
     with get_context(ctx).store() as store, store.transaction() as session:
         rows = [_record(r) for r in list_readers(session, status)]
-    emit_table(rows, ["id", "email", "name", "status", "cadence", "send_hour", "timezone",
-                      "digest_size", "format", "keywords"], as_json=as_json, title="Readers")
+    emit_table(rows, ["id", "email", "name", "status", "cadence", "weekday", "send_hour", "timezone",
+                      "digest_size", "format", "keywords"], as_json=as_json, title="Readers",
+               empty="No readers yet: add one with `paperdigest users add EMAIL`."
+               if status is None else f"No {status} readers.")
 
 
 @users.command("show")
@@ -100,9 +102,19 @@ def users_show(
         reader = find_reader(session, user)
         record = _record(reader)
         reactions = current_reactions(session, reader.id)
-    record["likes"] = sorted(p for p, k in reactions.items() if k == "like")
-    record["dislikes"] = sorted(p for p, k in reactions.items() if k == "dislike")
+        titles = {p: find_paper(session, p).title for p in reactions} if not as_json else {}
+    # Scripts get paper ids (stable); people get the titles, cut with an ellipsis.
+    for kind in ("like", "dislike"):
+        ids = sorted(p for p, k in reactions.items() if k == kind)
+        record[f"{kind}s"] = ids if as_json else [_short(titles[p]) for p in ids] or "none"
     emit_record(record, as_json=as_json)
+
+
+def _short(title: str) -> str:
+    from paperdigest.admin.output import TITLE_CHARS
+    from paperdigest.digest.render import shorten
+
+    return shorten(title, TITLE_CHARS)
 
 
 @users.command("edit")

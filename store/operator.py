@@ -14,7 +14,7 @@ from paperdigest.store.models import Digest, DigestItem, Interaction, Reader, So
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-__all__ = ["like_rate_by_cohort", "reader_counts", "silent_readers", "source_health"]
+__all__ = ["emails_by_id", "like_rate_by_cohort", "reader_counts", "silent_readers", "source_health"]
 
 _REACTIONS = ("like", "dislike", "click")
 
@@ -120,3 +120,10 @@ def reader_counts(session: Session) -> dict[str, int]:
     for status, n in session.execute(select(Reader.status, func.count(Reader.id)).group_by(Reader.status)):
         counts[status] = int(n)
     return counts
+
+
+def emails_by_id(session: Session, reader_ids: set[int]) -> dict[int, str]:
+    """Reader id -> address: operators know readers by address, not by number."""
+    if not reader_ids:
+        return {}
+    return dict(session.execute(select(Reader.id, Reader.email).where(Reader.id.in_(reader_ids))).all())
