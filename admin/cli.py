@@ -100,6 +100,9 @@ def _root(
     )
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from paperdigest.scheduler.logs import quiet_third_party
+
+    quiet_third_party(debug=debug)
 
 
 for _module in (cmd_setup, cmd_users, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate, cmd_report):
