@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
-_COMMAND = re.compile(r"(?:^|[\s(;&|$])(?:\.venv/bin/)?paperdigest((?:\s+[^\s`]+)*)")
+# A command starts a line, or follows ;, &&, |, ( or a "$ " prompt: `sudo -u paperdigest sh` is not one.
+_COMMAND = re.compile(r"(?:^\s*|[;&|(]\s*|\$\s+)(?:\.venv/bin/)?paperdigest((?:\s+[^\s`]+)*)")
 
 
 def _snippets() -> list[tuple[str, str]]:
