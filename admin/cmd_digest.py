@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table, spinner
 from paperdigest.core.errors import InvalidInput
-from paperdigest.store.models import DIGEST_STATUSES, Digest
-from paperdigest.store.operator import emails_by_id
-from paperdigest.store.readers import find_reader
+
+# Store and ingest are imported inside each command: SQLAlchemy and httpx cost more than the rest of
+# start-up together, and `paperdigest --help` needs neither.
+if TYPE_CHECKING:
+    from paperdigest.store.models import Digest
+
+# Written out, not joined from store.models at import: `--help` must not load SQLAlchemy. A test
+# checks it lists exactly DIGEST_STATUSES.
+_STATUS_HELP = "pending, sending, sent, failed, unknown, empty."
 
 __all__ = ["register"]
 
@@ -72,6 +78,8 @@ def send(
 ) -> None:
     """Send today's digest to every active reader (or the given ones), at most once per period."""
     from paperdigest.digest import send_digests
+    from paperdigest.store.operator import emails_by_id
+    from paperdigest.store.readers import find_reader
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store:
@@ -102,12 +110,15 @@ def send(
 def list_cmd(
     ctx: typer.Context,
     user: str | None = typer.Option(None, "--user", "-u", help="Only this reader (id or email)."),
-    status: str | None = typer.Option(None, "--status", help=", ".join(DIGEST_STATUSES) + "."),
+    status: str | None = typer.Option(None, "--status", help=_STATUS_HELP),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = _JSON,
 ) -> None:
     """List digests, newest first."""
     from paperdigest.store.digests import list_digests
+    from paperdigest.store.models import DIGEST_STATUSES
+    from paperdigest.store.operator import emails_by_id
+    from paperdigest.store.readers import find_reader
 
     if status is not None and status not in DIGEST_STATUSES:
         raise InvalidInput(f"--status must be one of {', '.join(DIGEST_STATUSES)}, got {status!r}")
@@ -129,6 +140,7 @@ def show(
 ) -> None:
     """Show one digest with its papers, scores and reasons."""
     from paperdigest.store.digests import get_digest
+    from paperdigest.store.operator import emails_by_id
 
     with get_context(ctx).store() as store, store.transaction() as session:
         d = get_digest(session, digest_id)

@@ -11,7 +11,6 @@ from typing import Any
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table
-from paperdigest.store.models import utcnow
 
 __all__ = ["register"]
 
@@ -72,6 +71,7 @@ def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
     """Show whether the scheduler runs, next run times, last batch per source, the last digest run."""
     from paperdigest.scheduler.service import SchedulerService
     from paperdigest.store.jobs import last_batches_by_source, last_job_runs, list_source_states
+    from paperdigest.store.models import utcnow
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -133,6 +133,7 @@ def stats(
     """Per day: digests sent/failed/unknown, clicks, likes, dislikes, unsubscribes; like rate by position."""
     from paperdigest.core.errors import InvalidInput
     from paperdigest.store.jobs import daily_stats, like_rate_by_position
+    from paperdigest.store.models import utcnow
 
     if not 1 <= days <= 3650:
         raise InvalidInput(f"--days must be between 1 and 3650, got {days}")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_record
-from paperdigest.store import Store
-from paperdigest.store.db import current_revision, head_revision, upgrade
 
 __all__ = ["register"]
 
 
 def init(ctx: typer.Context) -> None:
     """Create the data folder, the database schema and the secret key for signed links."""
+    from paperdigest.store import Store
+
     settings = get_context(ctx).settings
     store, created_key = Store.initialise(settings)
     store.close()
@@ -26,6 +26,9 @@ def init(ctx: typer.Context) -> None:
 
 def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the database schema to the newest version."""
+    from paperdigest.store import Store
+    from paperdigest.store.db import current_revision, upgrade
+
     settings = get_context(ctx).settings
     store = Store(settings)
     try:
@@ -43,6 +46,9 @@ def db_status(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Show the database URL (password hidden) and its schema version."""
+    from paperdigest.store import Store
+    from paperdigest.store.db import current_revision, head_revision
+
     settings = get_context(ctx).settings
     store = Store(settings)
     try:

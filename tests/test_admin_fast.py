@@ -54,3 +54,21 @@ def test_spinner_only_on_a_terminal(tmp_path: Path) -> None:
     piped = subprocess.run([sys.executable, "-m", "paperdigest", "report", "--out", str(tmp_path / "b.html")],
                            env=env, capture_output=True, text=True, check=True)
     assert piped.stderr == "" and "Building the report" not in piped.stdout
+
+
+def test_help_does_not_load_the_database_layer() -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "paperdigest", "--help"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert not {n for n in imported if n.split(".")[0] in ("sqlalchemy", "httpx", "alembic")}
+
+
+def test_written_out_help_lists_match_the_constants() -> None:
+    from paperdigest.admin.cmd_digest import _STATUS_HELP
+    from paperdigest.admin.cmd_ingest import _FORMAT_HELP
+    from paperdigest.ingest import FORMATS
+    from paperdigest.store.models import DIGEST_STATUSES
+
+    assert ", ".join(DIGEST_STATUSES) + "." == _STATUS_HELP
+    assert f"One of {', '.join(FORMATS)}; default: sniffed." == _FORMAT_HELP
