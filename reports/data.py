@@ -34,6 +34,7 @@ class OperatorReport:
     batches: list[dict[str, Any]]
     readers: dict[str, int] = field(default_factory=dict)
     model: dict[str, Any] | None = None
+    model_error: str | None = None
 
     def totals(self) -> dict[str, int]:
         """Sums over the window of every daily count."""
@@ -52,7 +53,6 @@ def validate_window(days: int, silent_after: int) -> None:
 def collect(store: Store, settings: Settings, *, days: int = 30, silent_after: int = 3,
             now: dt.datetime | None = None) -> OperatorReport:
     """Read the report for the ``days`` UTC days up to ``now`` (default: the current time)."""
-    from paperdigest.ranking import model_info
     from paperdigest.store.jobs import daily_stats, last_batches_by_source, like_rate_by_position
     from paperdigest.store.models import utcnow
     from paperdigest.store.operator import like_rate_by_cohort, reader_counts, silent_readers, source_health
@@ -68,8 +68,19 @@ def collect(store: Store, settings: Settings, *, days: int = 30, silent_after: i
         sources = source_health(session)
         batches = last_batches_by_source(session)
         readers = reader_counts(session)
+    model, model_error = _model(settings)
     return OperatorReport(
         generated_at=now, since=since, days=days, silent_after=silent_after, daily=daily,
         by_position=by_position, cohorts=cohorts, silent=silent, sources=sources, batches=batches,
-        readers=readers, model=model_info(settings),
+        readers=readers, model=model, model_error=model_error,
     )
+
+
+def _model(settings: Settings) -> tuple[dict[str, Any] | None, str | None]:
+    from paperdigest.ranking import model_info
+
+    # A file of an older format must not take the whole dashboard down: show why, the rest still works.
+    try:
+        return model_info(settings), None
+    except (OSError, ValueError) as exc:
+        return None, str(exc)

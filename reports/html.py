@@ -73,6 +73,7 @@ def render_report(report: OperatorReport, *, mask: bool = False, logout_csrf: st
                      "success": _when(row["last_success"], now)} for row in report.sources],
         "batches": [{**row, "fetched": _when(row["fetched_at"], now)} for row in report.batches],
         "model": _model_view(report.model, now),
+        "model_error": report.model_error,
         "logout_csrf": logout_csrf,
         "user": user,
     }

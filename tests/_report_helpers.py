@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from _digest_helpers import GRAPH, VISION, KeywordRanker, add_batch, add_readers
 from paperdigest.digest import FileBackend, send_digests
@@ -34,13 +33,10 @@ def populate(store: Store, outbox: object, when: dt.datetime) -> dict[str, int]:
     return {"ann": ann, "bob": bob}
 
 
-def write_watermark(store: Store, when: dt.datetime) -> None:
-    """What the model store writes after a fit, plus a validation table (shown when present)."""
-    from paperdigest.ranking.model_store import WATERMARK_FILE
+def fit_model(store: Store) -> None:
+    """A real fit through the model store (TF-IDF: fast and offline), as `paperdigest run` does."""
+    from dataclasses import replace
 
-    folder = store.settings.model_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / WATERMARK_FILE).write_text(json.dumps({
-        "watermark_id": 1, "fitted_at": when.isoformat(), "papers": 5, "readers": 2,
-        "interactions": 1, "content": "tfidf", "validation": {"recall@10": 0.42, "ndcg@10": 0.31},
-    }), encoding="utf-8")
+    from paperdigest.ranking import refit_model
+
+    refit_model(store, replace(store.settings, content_backend="tfidf"))

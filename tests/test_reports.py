@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _report_helpers import populate, write_watermark
+from _report_helpers import fit_model, populate
 from conftest import Cli
 from paperdigest.core import load_settings
 from paperdigest.reports import collect, render_report
@@ -41,8 +42,10 @@ def test_silent_needs_enough_digests(lab: tuple[Store, dict[str, int], dt.dateti
 
 def test_page_is_self_contained_with_charts(lab: tuple[Store, dict[str, int], dt.datetime]) -> None:
     store, _, when = lab
-    write_watermark(store, when)
     report = collect(store, store.settings, silent_after=1, now=when + dt.timedelta(hours=2))
+    # Whatever mapping the model store records (e.g. validation scores) is shown as a table.
+    report = replace(report, model={"fitted_at": when.isoformat(), "papers": 5,
+                                    "validation": {"recall@10": 0.42, "ndcg@10": 0.31}})
     html = render_report(report, mask=True)
     assert html.count("<svg") == 4  # digests, reactions, positions, cohorts
     assert "<script" not in html and "src=" not in html and "href=\"http" not in html
@@ -51,6 +54,25 @@ def test_page_is_self_contained_with_charts(lab: tuple[Store, dict[str, int], dt
     assert "HTTP 503 from export.arxiv.org" in html
     assert "recall@10" in html and "0.42" in html
     assert render_report(report).count("bob@example.org") == 1  # unmasked for the dashboard
+
+
+def test_real_model_is_described(lab: tuple[Store, dict[str, int], dt.datetime]) -> None:
+    store, _, when = lab
+    fit_model(store)
+    report = collect(store, store.settings, now=when + dt.timedelta(hours=1))
+    assert report.model is not None and report.model["papers"] == 5
+    html = render_report(report)
+    assert "Fitted 20" in html and "No model has been fitted yet" not in html
+
+
+def test_unreadable_model_is_reported_not_fatal(store: Store) -> None:
+    from paperdigest.ranking.model_store import MODEL_FILE
+
+    store.settings.model_dir.mkdir(parents=True, exist_ok=True)
+    (store.settings.model_dir / MODEL_FILE).write_bytes(b"not a model")
+    report = collect(store, store.settings)
+    assert report.model is None and report.model_error
+    assert "The saved model cannot be read" in render_report(report)
 
 
 def test_empty_store_says_so_in_words(store: Store) -> None:
