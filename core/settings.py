@@ -12,6 +12,7 @@ to ``<home>/secret.key`` with mode 0600 (see :mod:`paperdigest.core.secrets`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -181,6 +182,9 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("log_format", _str, "text", "Log lines: 'text' or 'json'."),
     _Field("fake_now", _opt_str, None,
            "Testing aid for `run` only: an ISO time with offset that freezes the scheduler's clock."),
+    _Field("signup", _str, "off",
+           "Self-service subscribe page (double opt-in): 'off', 'open', or 'domain:example.org'"
+           " (comma separate several domains)."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
@@ -222,6 +226,20 @@ class Settings:
     list_id: str
     log_format: str
     fake_now: str | None
+    signup: str
+
+    @property
+    def signup_enabled(self) -> bool:
+        return self.signup != "off"
+
+    def signup_allows(self, email: str) -> bool:
+        """Whether the subscribe page accepts this (already validated) address."""
+        if self.signup == "open":
+            return True
+        if not self.signup.startswith("domain:"):
+            return False
+        domains = {d.strip().lower() for d in self.signup[len("domain:"):].split(",")}
+        return email.rsplit("@", 1)[-1].lower() in domains
 
     @property
     def secret_key_path(self) -> Path:
@@ -404,6 +422,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{_origin(origins, 'content_backend')}: must be auto, embedding or tfidf")
     if values["log_format"] not in {"text", "json"}:
         raise ConfigError(f"{_origin(origins, 'log_format')}: must be 'text' or 'json'")
+    values["signup"] = _signup(values["signup"], _origin(origins, "signup"))
     unknown_sources = set(values["sources"]) - {"hf", "arxiv", "watch"}
     if unknown_sources:
         raise ConfigError(
@@ -417,6 +436,22 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     if values["watch_dir"] is None and "watch" in values["sources"]:
         values["watch_dir"] = home / "inbox"
     return Settings(**values)
+
+
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def _signup(value: str, origin: str) -> str:
+    text = value.strip().lower()
+    if text in {"off", "open"}:
+        return text
+    if text.startswith("domain:"):
+        domains = [d.strip() for d in text[len("domain:"):].split(",")]
+        bad = next((d for d in domains if not _DOMAIN.fullmatch(d)), None)
+        if bad is None and domains:
+            return "domain:" + ",".join(domains)
+        raise ConfigError(f"{origin}: not a domain name: {bad!r}")
+    raise ConfigError(f"{origin}: must be 'off', 'open' or 'domain:example.org', got {value!r}")
 
 
 def describe_settings() -> list[tuple[str, str, str]]:
