@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from paperdigest.core.errors import InvalidInput, NotFound
 from paperdigest.store.models import (
     INTERACTION_KINDS,
@@ -22,6 +22,9 @@ from paperdigest.store.models import (
 from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+
+if TYPE_CHECKING:  # pandas costs ~1 s to import; the CLI's quick commands never need it
+    import pandas as pd
 
 __all__ = [
     "FeedbackResult",
@@ -157,6 +160,8 @@ def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
     rows = session.execute(stmt).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
     frame["reader"] = frame["reader"].astype(str)
     return frame
