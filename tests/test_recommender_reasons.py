@@ -144,7 +144,8 @@ def seeded(tmp_path_factory):
                          columns=["reader", "paper"])
     keywords = {"sae": ["sparse autoencoders", "interpretability"],
                 "cold": ["recommender systems", "cold-start"],
-                "kgkw": ["knowledge graphs"], "mmkw": ["multimodal large language models", "benchmarks"],
+                "kgkw": ["knowledge graphs"],
+                "mmkw": ["multimodal large language models", "vision-language models"],
                 "mm": ["multimodal large language models"]}
     readers = pd.DataFrame({"reader": list(keywords), "keywords": list(keywords.values())})
     cache = tmp_path_factory.mktemp("emb")
@@ -169,7 +170,7 @@ def test_seed_reasons_never_cite_below_the_floor(seeded) -> None:
 _TOPIC = {
     "cold": r"recommend|cold[- ]start|collaborative filtering",
     "kgkw": r"knowledge graph|\bKGs?\b",
-    "mmkw": r"multimodal|\bMLLMs?\b|vision[- ]language",
+    "mmkw": r"multimodal|\bMLLMs?\b|vision[- ]language|\bVLMs?\b",
 }
 
 
