@@ -14,7 +14,15 @@ from typing import Any
 
 import click
 import typer
-from paperdigest.admin import cmd_digest, cmd_evaluate, cmd_ingest, cmd_run, cmd_setup, cmd_users
+from paperdigest.admin import (
+    cmd_digest,
+    cmd_evaluate,
+    cmd_ingest,
+    cmd_run,
+    cmd_setup,
+    cmd_simulate,
+    cmd_users,
+)
 from paperdigest.admin.context import AppContext, get_context
 from paperdigest.core.errors import PaperdigestError
 from sqlalchemy.exc import OperationalError
@@ -94,7 +102,7 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-for _module in (cmd_setup, cmd_users, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate):
+for _module in (cmd_setup, cmd_users, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate, cmd_simulate):
     _module.register(app)
 
 

@@ -52,6 +52,9 @@ def json_items(text: str, label: str) -> list[tuple[int, Any]]:
         raise IngestError(f"{label}, line 1: malformed JSON (expected an array of papers)")
     out: list[tuple[int, Any]] = []
     pos = _skip_ws(text, start + 1)
+    # Lines are counted from the previous item on, not from the start: counting from 0 for every
+    # item made a 12,000-paper file take two minutes.
+    line, counted = 1, 0
     if text.startswith("]", pos):
         pos += 1
     else:
@@ -60,7 +63,9 @@ def json_items(text: str, label: str) -> list[tuple[int, Any]]:
                 value, end = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise _syntax(label, exc) from None
-            out.append((line_of(text, pos), value))
+            line += text.count("\n", counted, pos)
+            counted = pos
+            out.append((line, value))
             pos = _skip_ws(text, end)
             if text.startswith(",", pos):
                 pos = _skip_ws(text, pos + 1)

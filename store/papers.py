@@ -177,8 +177,8 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
-    """Store a parsed batch in the caller's transaction.
+def upsert_batch(session: Session, batch: NewBatch, *, now: dt.datetime | None = None) -> BatchResult:
+    """Store a parsed batch in the caller's transaction (``now``: the fetch time, default the clock).
 
     New papers are inserted, known ones linked (and gaps such as a missing abstract, URL or arXiv id
     filled in). Re-ingesting a batch with the same source and content changes nothing and returns
@@ -211,12 +211,12 @@ def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
 
     new_batch = Batch(
         source=batch.source, label=batch.label[:300], date=batch.date,
-        fetched_at=utcnow(), content_hash=content_hash, paper_count=len(batch.papers),
+        fetched_at=now or utcnow(), content_hash=content_hash, paper_count=len(batch.papers),
     )
     session.add(new_batch)
     session.flush()
 
-    now = utcnow()
+    now = now or utcnow()
     new_rows: list[dict[str, object]] = []
     links: list[dict[str, object]] = []
     paper_ids: list[str] = []
@@ -244,7 +244,8 @@ def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
     return BatchResult(new_batch.id, True, len(batch.papers), len(new_rows), linked, tuple(paper_ids))
 
 
-def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch) -> BatchResult:
+def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch, *,
+                        now: dt.datetime | None = None) -> BatchResult:
     """:func:`upsert_batch` in its own transaction, committed on success, rolled back on any error.
 
     If a concurrent writer stored the same batch or one of its papers between our lookups and our
@@ -253,10 +254,10 @@ def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch) -> Bat
     """
     try:
         with session_scope(sessions) as session:
-            return upsert_batch(session, batch)
+            return upsert_batch(session, batch, now=now)
     except IntegrityError:
         with session_scope(sessions) as session:
-            return upsert_batch(session, batch)
+            return upsert_batch(session, batch, now=now)
 
 
 def _fill_gaps(known: Paper, paper: NewPaper, arxiv: str | None, by_arxiv: dict[str, Paper]) -> None:
