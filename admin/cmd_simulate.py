@@ -25,6 +25,8 @@ def simulate(
                                        help="Chance of 'Less like this' on a paper the reader did not save."),
     content: str = typer.Option("auto", "--content", help="Content backend: auto, embedding or tfidf."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split, readers and clicks."),
+    refit_every: int = typer.Option(0, "--refit-every", min=0,
+                                    help="Full hybrid refit every N days (0: fit once, fold feedback in)."),
     out: Path = typer.Option(Path("simulation"), "--out", help="New or empty folder for the report."),
 ) -> None:
     """Simulate days of digests and feedback for each policy; report precision, recall and the lift."""
@@ -34,7 +36,7 @@ def simulate(
                               seed_likes=seed_likes, all_history=all_history,
                               policies=parse_policies(policies), feedback=not no_feedback,
                               batch_size=batch_size, digest_size=digest_size, dislike_rate=dislike_rate,
-                              content=content, seed=seed)
+                              content=content, seed=seed, refit_every=refit_every)
     report = run_simulation(config, log=lambda msg: typer.echo(msg, err=True))
     from paperdigest.simulate.report import markdown_table
 

@@ -36,6 +36,7 @@ class SimulationConfig:
     dislike_rate: float = 0.1
     content: str = "auto"
     seed: int = 0
+    refit_every: int = 0
 
 
 def parse_policies(text: str) -> tuple[str, ...]:
@@ -85,7 +86,8 @@ def run_simulation(config: SimulationConfig, log: Callable[[str], None] = lambda
         began = time.perf_counter()
         days = run_policy(out / "runs" / policy, data, policy, feedback=config.feedback,
                           digest_size=config.digest_size, dislike_rate=config.dislike_rate,
-                          content=config.content, seed=config.seed, log=log)
+                          content=config.content, seed=config.seed, refit_every=config.refit_every,
+                          log=log)
         runs[name] = {"days": [day_metrics(d, config.digest_size) for d in days],
                       "summary": summarise(days, config.digest_size, window),
                       "seconds": round(time.perf_counter() - began, 1)}

@@ -63,6 +63,7 @@ def test_small_simulation_writes_report_table_and_chart(cli, tmp_path):
     assert content > 0.3
 
 
+@pytest.mark.slow
 def test_hybrid_runs_through_the_scheduler_and_learns(cli, tmp_path):
     items, saves = _write_dataset(tmp_path)
     out = tmp_path / "sim"
@@ -105,3 +106,25 @@ def test_existing_non_empty_out_folder_is_refused(cli, tmp_path):
     result = _simulate(cli, items, saves, out, ok=False)
     assert result.exit_code != 0 and "exists and is not an empty folder" in result.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+# Next to the repository, as for the other citeulike-a tests; the shared copy on this machine else.
+CITEULIKE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "citeulike-a"
+
+
+@pytest.mark.slow
+def test_the_loop_learns_on_a_citeulike_subset(cli, tmp_path):
+    """With feedback the hybrid beats the same run without it (real readers, real saves)."""
+    import os
+
+    data = CITEULIKE if CITEULIKE.is_dir() else Path("/work/shared/data/citeulike-a")
+    if not data.is_dir():
+        assert os.environ.get("CI") != "true", f"{data} is missing"
+        pytest.skip(f"{data} is not present")
+    common = ("--days", "4", "--batch-size", "400", "--readers", "80", "--policies", "hybrid")
+    _simulate(cli, data / "items.csv", data / "interactions.csv", tmp_path / "with", *common)
+    _simulate(cli, data / "items.csv", data / "interactions.csv", tmp_path / "without", *common,
+              "--no-feedback")
+    with_fb = json.loads((tmp_path / "with" / "report.json").read_text())["runs"]["hybrid"]
+    without = json.loads((tmp_path / "without" / "report.json").read_text())["runs"]["hybrid (no feedback)"]
+    assert with_fb["summary"]["precision"] > without["summary"]["precision"]
