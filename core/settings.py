@@ -157,6 +157,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("outbox_dir", _opt_path, None, "File delivery folder. Default: <home>/outbox."),
     _Field("archive_dir", _opt_path, None, "HTML digest archive. Default: <home>/archive."),
     _Field("model_dir", _opt_path, None, "Recommender artifacts. Default: <home>/models."),
+    _Field("cache_dir", _opt_path, None,
+           "Cache of paper text embeddings (safe to delete). Default: ~/.cache/paperdigest."),
     _Field("watch_dir", _opt_path, None, "Folder polled for dropped batch files (scheduler)."),
     _Field("sources", _str_list, ("hf",),
            "Sources the scheduler polls, comma separated: hf, arxiv, watch."),
@@ -192,6 +194,7 @@ class Settings:
     outbox_dir: Path = field(default=Path("outbox"))
     archive_dir: Path = field(default=Path("archive"))
     model_dir: Path = field(default=Path("models"))
+    cache_dir: Path = field(default=Path("cache"))
     watch_dir: Path | None = None
     sources: tuple[str, ...] = ("hf",)
     arxiv_categories: tuple[str, ...] = ("cs.LG",)
@@ -391,6 +394,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     values["outbox_dir"] = values["outbox_dir"] or home / "outbox"
     values["archive_dir"] = values["archive_dir"] or home / "archive"
     values["model_dir"] = values["model_dir"] or home / "models"
+    values["cache_dir"] = values["cache_dir"] or Path.home() / ".cache" / "paperdigest"
     if values["watch_dir"] is None and "watch" in values["sources"]:
         values["watch_dir"] = home / "inbox"
     return Settings(**values)
