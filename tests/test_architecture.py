@@ -23,7 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "digest": {"core", "store", "ranking", "recommender"},
     "web": {"core", "store", "digest", "ranking"},
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
-    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    # The simulation drives the whole product from outside, as an operator's tool would.
+    "simulate": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler", "simulate"},
 }
 ROOMS = sorted(ALLOWED)
 
