@@ -21,11 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": {"core", "store"},
     "ranking": {"core", "store", "recommender"},
     "digest": {"core", "store", "ranking", "recommender"},
-    "web": {"core", "store", "digest", "ranking"},
+    "reports": {"core", "store", "ranking", "digest"},
+    "web": {"core", "store", "digest", "ranking", "reports"},
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
     # The simulation drives the whole product from outside, as an operator's tool would.
     "simulate": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
-    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler", "simulate"},
+    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler",
+              "reports", "simulate"},
 }
 ROOMS = sorted(ALLOWED)
 
