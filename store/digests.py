@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.store.feedback import trains_model
 from paperdigest.store.library import HISTORY_SOURCE
 from paperdigest.store.models import (
     Batch,
@@ -324,13 +325,13 @@ def interactions_after(session: Session, after_id: int) -> pd.DataFrame:
     """Feedback newer than a watermark, as the recommender's light update wants it.
 
     Same columns and filters as :func:`store.feedback.interactions_frame`: ``reader`` (str),
-    ``paper``, ``kind``, ``time``; current likes/dislikes plus clicks of subscribed readers.
+    ``paper``, ``kind``, ``time``; current likes/dislikes (never clicks) of subscribed readers.
     """
     rows = session.execute(
         select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
         .join(Reader, Reader.id == Interaction.reader_id)
         .where(Interaction.id > after_id, Reader.status != "unsubscribed")
-        .where((Interaction.current.is_(True)) | (Interaction.kind == "click"))
+        .where(trains_model())
         .order_by(Interaction.id)
     ).all()
     frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
