@@ -69,20 +69,25 @@ def _lock_holder(store: Any) -> str:
 
 
 def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
-    """Show whether the scheduler runs, next run times, last batch per source, the last digest run."""
+    """Show whether the scheduler runs, digests per state, next run times, last batch per source."""
     from paperdigest.scheduler.service import SchedulerService
-    from paperdigest.store.jobs import last_batches_by_source, last_job_runs, list_source_states
+    from paperdigest.store.jobs import (
+        digest_counts,
+        last_batches_by_source,
+        last_job_runs,
+        list_source_states,
+    )
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
     every = {"poll": dt.timedelta(minutes=settings.poll_minutes),
              "tick": dt.timedelta(minutes=settings.tick_minutes),
-             "update": dt.timedelta(minutes=settings.tick_minutes),
              "refit": dt.timedelta(hours=settings.refit_hours)}
     with app_ctx.store() as store:
         running = _lock_holder(store)
-        with store.transaction() as session:
+        with store.read() as session:
             runs = {r.job: r for r in last_job_runs(session)}
+            digests = digest_counts(session)
             batches = last_batches_by_source(session)
             states = {s.name: s for s in list_source_states(session)}
         due_now = len(SchedulerService(store, settings, fetchers={}).due(utcnow()))
@@ -107,13 +112,16 @@ def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
             "failures": state.failures if state else 0, "last_error": state.last_error if state else None,
         })
     tick = runs.get("tick")
-    record = {"running": running, "due_now": due_now, "jobs": jobs, "sources": sources,
+    record = {"running": running, "due_now": due_now, "digests": digests, "jobs": jobs, "sources": sources,
               "last_digest_run": ({"started_at": tick.started_at, "status": tick.status,
                                    **dict(tick.counts or {})} if tick else None)}
     if as_json:
         emit_json(record)
         return
     emit_record({"scheduler running": running, "readers due now": due_now}, as_json=False)
+    # claimed = taken by a run, not yet handed to the server (sent by the next run if that one died);
+    # sending = in flight; unknown = in flight when its run died (see `digest resend`).
+    emit_table([digests], list(digests), as_json=False, title="Digests by state")
     emit_table(jobs, ["job", "every", "last_start", "last_status", "next_run"], as_json=False, title="Jobs")
     emit_table(sources, ["source", "last_batch", "fetched_at", "papers", "last_success", "failures",
                          "last_error"], as_json=False, title="Sources")

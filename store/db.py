@@ -21,12 +21,14 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
+    "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "check_schema",
     "current_revision",
     "head_revision",
     "make_engine",
     "make_sessionmaker",
+    "read_scope",
     "session_scope",
     "upgrade",
 ]
@@ -45,10 +47,19 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Session option naming a read-only transaction (see Store.read): SQLite then begins DEFERRED.
+READ_ONLY = "paperdigest_read_only"
+
+
 def _sqlite_on_begin(conn: Any) -> None:
-    # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
-    # failing with "database is locked" when a read transaction tries to upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers: IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
+    # of failing with "database is locked" when a read transaction tries to upgrade. Readers: DEFERRED
+    # never takes the write lock, so a page view or `status` does not wait behind a digest run (WAL
+    # lets them read the last committed state meanwhile).
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings | str, **kwargs: Any) -> Engine:
@@ -89,6 +100,22 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextlib.contextmanager
+def read_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One read-only transaction: no write lock on SQLite, ``READ ONLY`` on PostgreSQL; always rolled
+    back, so a write inside it never commits (PostgreSQL refuses it outright)."""
+    with factory() as session:
+        conn = session.connection(execution_options={READ_ONLY: True})
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            yield session
+        finally:
+            # close, not rollback: the connection's transaction ends unwritten, and the rows read stay
+            # usable (rollback would expire them, as a committed writer's expire_on_commit=False does not).
+            session.close()
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -97,11 +97,13 @@ def current_reactions(session: Session, reader_id: int) -> dict[str, str]:
     return {paper_id: kind for paper_id, kind in rows}
 
 
-def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+def interactions_frame(session: Session, since: dt.datetime | None = None, *, after_id: int = 0
+                       ) -> pd.DataFrame:
     """Recommender input: current likes/dislikes plus clicks, one row each.
 
     Columns: ``reader`` (str id), ``paper``, ``kind`` (like, dislike, click), ``time`` (UTC).
-    Readers who unsubscribed are left out.
+    Readers who unsubscribed are left out. ``after_id`` keeps only interactions newer than a model's
+    watermark (the fold-in before a tick).
     """
     stmt = (
         select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
@@ -112,6 +114,8 @@ def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd
     )
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
+    if after_id:
+        stmt = stmt.where(Interaction.id > after_id)
     rows = session.execute(stmt).all()
     frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
     frame["reader"] = frame["reader"].astype(str)

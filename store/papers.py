@@ -36,7 +36,6 @@ __all__ = [
     "normalize_title",
     "paper_id_for",
     "papers_in_batches",
-    "papers_since",
     "search_papers",
     "title_key",
     "upsert_batch",
@@ -274,18 +273,6 @@ def _fill_gaps(known: Paper, paper: NewPaper, arxiv: str | None, by_arxiv: dict[
     if known.published is None and paper.published is not None:
         known.published = paper.published
 
-
-def papers_since(session: Session, when: dt.datetime) -> list[Paper]:
-    """Papers linked to any batch fetched at or after ``when``, oldest batch first, no repeats."""
-    rows = session.execute(
-        select(Paper, func.min(Batch.fetched_at).label("first"))
-        .join(BatchPaper, BatchPaper.paper_id == Paper.id)
-        .join(Batch, Batch.id == BatchPaper.batch_id)
-        .where(Batch.fetched_at >= when)
-        .group_by(Paper.id)
-        .order_by("first", Paper.id)
-    )
-    return [row[0] for row in rows]
 
 
 def papers_in_batches(session: Session, batch_ids: Sequence[int]) -> list[Paper]:
