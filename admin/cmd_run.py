@@ -46,7 +46,7 @@ def run(
     # PAPERDIGEST_FAKE_NOW is a testing aid honoured only here (see scheduler.clock).
     clock = clock_from_env(os.environ)
     with app_ctx.store() as store:
-        service = SchedulerService(store, settings, clock=clock)
+        service = SchedulerService(store, settings, clock=clock, enqueue=_enqueuer(store, settings))
         if once:
             with SchedulerLock(store):
                 service.recover()
@@ -56,6 +56,52 @@ def run(
                 raise typer.Exit(1)
             return
         run_forever(service, settings)
+
+
+def _enqueuer(store: Any, settings: Any) -> Any:
+    """With PAPERDIGEST_QUEUE_URL: the tick enqueues chunks for `paperdigest worker` (None: in-process)."""
+    if settings.queue_url is None:
+        return None
+    from paperdigest.workers.broker import check_broker, declare_actor, make_broker
+    from paperdigest.workers.client import TickQueue
+
+    broker = make_broker(settings)
+    check_broker(broker, settings)  # unreachable at start-up: one line, exit 2
+
+    def not_here(_payload: dict[str, Any]) -> None:  # the clock only enqueues; workers run chunks
+        raise RuntimeError("digest chunks run in `paperdigest worker`")
+
+    actor = declare_actor(broker, settings, not_here)
+    return TickQueue(store, settings, actor.send).enqueue
+
+
+def worker(
+    ctx: typer.Context,
+    processes: int = typer.Option(1, "--processes", "-p", help="Worker processes (1-64), one core each."),
+    log_format: str | None = typer.Option(None, "--log-format",
+                                          help="text or json (PAPERDIGEST_LOG_FORMAT)."),
+) -> None:
+    """Consume digest chunks from PAPERDIGEST_QUEUE_URL (enqueued by `run`); stops on SIGTERM/SIGINT."""
+    from paperdigest.core.errors import ConfigError, InvalidInput
+    from paperdigest.scheduler.logs import configure_logging
+    from paperdigest.workers.process import run_workers
+
+    app_ctx = get_context(ctx)
+    settings = app_ctx.settings
+    if not 1 <= processes <= 64:
+        raise InvalidInput(f"--processes must be between 1 and 64, got {processes}")
+    if settings.queue_url is None:
+        raise ConfigError("PAPERDIGEST_QUEUE_URL is not set: `paperdigest worker` needs a redis:// or "
+                          "amqp:// queue (without one, `run` sends digests itself)")
+    fmt = log_format or settings.log_format
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"--log-format: must be 'text' or 'json', got {fmt!r}")
+    configure_logging(fmt, debug=app_ctx.debug)
+    with app_ctx.store():
+        pass  # the schema is checked here, once, with the usual message
+    code = run_workers(settings, processes, log_format=fmt, debug=app_ctx.debug)
+    if code:
+        raise typer.Exit(code)
 
 
 def _lock_holder(store: Any) -> str:
@@ -173,6 +219,7 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+    app.command("worker")(worker)
     app.command("status")(status)
     app.command("stats")(stats)
     app.command("demo")(demo)

@@ -12,6 +12,7 @@ to ``<home>/secret.key`` with mode 0600 (see :mod:`store.secrets`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -174,6 +175,10 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("feedback_max_age_days", _int, 180, "Days a feedback link stays valid."),
     _Field("list_id", _str, "paperdigest.localhost", "List-Id domain of digest emails."),
     _Field("log_format", _str, "text", "Log lines: 'text' or 'json'."),
+    _Field("queue_url", _secret, None,
+           "redis://host:port/db or amqp://user:pass@host:port/vhost: `run` enqueues digest chunks for "
+           "`paperdigest worker`. Unset: digests are sent in-process."),
+    _Field("queue_name", _str, "paperdigest-digests", "Queue (and Redis key namespace) of digest chunks."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
@@ -207,6 +212,8 @@ class Settings:
     feedback_max_age_days: int = 180
     list_id: str = "paperdigest.localhost"
     log_format: str = "text"
+    queue_url: Secret | None = None
+    queue_name: str = "paperdigest-digests"
 
     @property
     def secret_key_path(self) -> Path:
@@ -388,6 +395,14 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
             f"{_origin(origins, 'sources')}: unknown source '{sorted(unknown_sources)[0]}'"
             " (known: hf, arxiv, watch)"
         )
+    if values["queue_url"] is not None:
+        scheme = urlsplit(values["queue_url"].get()).scheme
+        if scheme not in {"redis", "rediss", "amqp", "amqps"}:
+            # The URL may carry a password: name the scheme only.
+            raise ConfigError(f"{_origin(origins, 'queue_url')}: must be a redis:// or amqp:// URL, "
+                              f"got scheme {scheme or 'none'!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", values["queue_name"]):
+        raise ConfigError(f"{_origin(origins, 'queue_name')}: letters, digits, '_', '.', '-' only (1-100)")
     values["outbox_dir"] = values["outbox_dir"] or home / "outbox"
     values["archive_dir"] = values["archive_dir"] or home / "archive"
     values["model_dir"] = values["model_dir"] or home / "models"

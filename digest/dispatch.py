@@ -38,15 +38,15 @@ from paperdigest.digest.compose import (
 from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
 from paperdigest.digest.tokens import TokenCodec
 from paperdigest.store import Store
-from paperdigest.store.digests import (
+from paperdigest.store.claims import (
     abandon_sending,
     claim_many,
     claimed_rows,
     hand_over,
-    items_with_papers,
     release_claims,
     settle_claimed,
 )
+from paperdigest.store.digests import items_with_papers
 from paperdigest.store.models import utcnow
 from paperdigest.store.readers import mask_email
 

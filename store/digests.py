@@ -5,8 +5,8 @@
 * ``sending``: handed to the delivery backend. Only the one message in flight is ever in this state;
   if its run dies whether it left is unknowable, so it becomes ``unknown`` (never resent automatically).
 
-Every move is a conditional UPDATE (``claim_many``, ``hand_over``), so of two runs — or a queue
-redelivering a chunk — exactly one delivers a digest. ``empty`` records a period where nothing passed
+Every move is a conditional UPDATE (:mod:`store.claims`), so of two runs — or a queue redelivering a
+chunk — exactly one delivers a digest. ``empty`` records a period where nothing passed
 the recommender (``note`` says why).
 """
 
@@ -29,22 +29,18 @@ from paperdigest.store.models import (
     Reader,
     utcnow,
 )
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 __all__ = [
     "NewItem",
-    "abandon_sending",
     "candidate_paper_ids",
-    "claim_many",
-    "claimed_rows",
     "fail_digest",
     "fill_pending",
     "find_digest",
     "get_digest",
     "get_or_create_digest",
     "get_or_create_many",
-    "hand_over",
     "item_counts",
     "items_with_papers",
     "last_delivered_at",
@@ -53,15 +49,11 @@ __all__ = [
     "list_digests",
     "papers_by_id",
     "recommender_inputs",
-    "release_claims",
-    "release_digest",
     "reopen_digest",
     "seen_many",
     "seen_paper_ids",
-    "settle_claimed",
 ]
 
-_FINAL = ("sent", "failed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -202,122 +194,6 @@ def fail_digest(session: Session, digest: Digest, error: str) -> None:
     digest.status = "failed"
     digest.error = error
     session.flush()
-
-
-def claim_many(session: Session, digest_ids: Sequence[int], owner: str, now: dt.datetime) -> set[int]:
-    """Move pending digests to ``claimed`` by ``owner`` in bulk; returns the ids this call claimed.
-
-    A conditional UPDATE: of two callers each digest goes to exactly one.
-    """
-    claimed: set[int] = set()
-    for part in chunked(sorted(set(digest_ids))):
-        session.execute(update(Digest).where(Digest.id.in_(part), Digest.status == "pending")
-                        .values(status="claimed", claimed_by=owner, claimed_at=now,
-                                attempts=Digest.attempts + 1)
-                        .execution_options(synchronize_session=False))
-        claimed.update(session.scalars(select(Digest.id).where(
-            Digest.id.in_(part), Digest.status == "claimed", Digest.claimed_by == owner)))
-    return claimed
-
-
-def hand_over(session: Session, owner: str, *, finish: tuple[int, str, str | None] | None = None,
-              start: tuple[int, str] | None = None, now: dt.datetime | None = None,
-              max_attempts: int = 5) -> tuple[tuple[str, str | None] | None, bool]:
-    """Record the message just delivered and mark the next one ``sending``, in one transaction.
-
-    ``finish`` = (digest id, outcome, error) of the message that was in flight: ``sent``, ``failed``,
-    ``unknown``, or ``deferred`` (nothing was handed over: back to ``pending``, or ``failed`` once it
-    was tried ``max_attempts`` times). ``start`` = (digest id, Message-ID) about to be handed to the
-    backend; it moves ``claimed -> sending`` only while ``owner`` still holds the claim.
-
-    Returns (stored status and error of ``finish`` or None, whether ``start`` moved to ``sending``).
-    Doing both in one transaction is what bounds a crash to one ``sending`` (then ``unknown``) digest.
-    """
-    stored: tuple[str, str | None] | None = None
-    if finish is not None:
-        stored = _finish(session, owner, *finish, now=now, max_attempts=max_attempts)
-    if start is None:
-        return stored, False
-    result = session.execute(
-        update(Digest).where(Digest.id == start[0], Digest.status == "claimed", Digest.claimed_by == owner)
-        .values(status="sending", message_id=start[1]).execution_options(synchronize_session=False))
-    return stored, result.rowcount == 1
-
-
-def _finish(session: Session, owner: str, digest_id: int, outcome: str, error: str | None, *,
-            now: dt.datetime | None, max_attempts: int) -> tuple[str, str | None]:
-    mine = (Digest.id == digest_id, Digest.status.in_(("claimed", "sending")), Digest.claimed_by == owner)
-    if outcome == "deferred":
-        gave_up = f"gave up after {max_attempts} attempts: {error}"
-        session.execute(update(Digest).where(*mine).values(
-            status=case((Digest.attempts >= max_attempts, "failed"), else_="pending"),
-            error=case((Digest.attempts >= max_attempts, gave_up), else_=error or "deferred"))
-            .execution_options(synchronize_session=False))
-        row = session.execute(select(Digest.status, Digest.error).where(Digest.id == digest_id)).first()
-        return (str(row[0]), row[1]) if row else ("pending", error)
-    if outcome not in _FINAL:
-        raise InvalidInput(f"a delivery ends sent, failed, unknown or deferred, not {outcome!r}")
-    values: dict[str, object] = {"status": outcome, "error": error}
-    if outcome == "sent":
-        values["sent_at"] = now or utcnow()
-    session.execute(update(Digest).where(*mine).values(**values).execution_options(synchronize_session=False))
-    return outcome, error
-
-
-def abandon_sending(session: Session, digest_ids: Sequence[int], note: str) -> None:
-    """Digests left ``sending`` by a run that is gone become ``unknown``: whether the message left is
-    unknowable, so it is never resent automatically (``digest resend`` decides)."""
-    for part in chunked(sorted(set(digest_ids))):
-        session.execute(update(Digest).where(Digest.id.in_(part), Digest.status == "sending")
-                        .values(status="unknown", note=note).execution_options(synchronize_session=False))
-
-
-def settle_claimed(session: Session, owner: str, outcomes: Mapping[int, tuple[str, str | None]],
-                   now: dt.datetime | None = None) -> None:
-    """Final state for claimed digests that never went through a backend (archive pages, render
-    errors), in bulk: one UPDATE per distinct (outcome, error)."""
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for digest_id, (outcome, error) in outcomes.items():
-        if outcome not in _FINAL:
-            raise InvalidInput(f"a delivery ends sent, failed or unknown, not {outcome!r}")
-        groups.setdefault((outcome, error), []).append(digest_id)
-    for (outcome, error), ids in groups.items():
-        values: dict[str, object] = {"status": outcome, "error": error}
-        if outcome == "sent":
-            values["sent_at"] = now or utcnow()
-        for part in chunked(sorted(ids)):
-            session.execute(update(Digest).where(Digest.id.in_(part), Digest.status == "claimed",
-                                                 Digest.claimed_by == owner)
-                            .values(**values).execution_options(synchronize_session=False))
-
-
-def release_claims(session: Session, owner: str | None, digest_ids: Sequence[int], error: str | None = None
-                   ) -> None:
-    """Claimed digests go back to ``pending`` (nothing was handed over), in bulk.
-
-    ``owner`` None releases whoever claimed them (for claims whose owner is known to be gone).
-    """
-    for part in chunked(sorted(set(digest_ids))):
-        stmt = update(Digest).where(Digest.id.in_(part), Digest.status == "claimed")
-        if owner is not None:
-            stmt = stmt.where(Digest.claimed_by == owner)
-        values: dict[str, object] = {"status": "pending", "claimed_by": None}
-        if error is not None:
-            values["error"] = error
-        session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-
-
-def claimed_rows(session: Session) -> list[tuple[int, str, str | None, dt.datetime | None]]:
-    """(id, status, owner, claimed at) of every ``claimed`` or ``sending`` digest."""
-    rows = session.execute(select(Digest.id, Digest.status, Digest.claimed_by, Digest.claimed_at)
-                           .where(Digest.status.in_(("claimed", "sending"))))
-    return [(i, s, o, _aware(c) if c is not None else None) for i, s, o, c in rows]
-
-
-def release_digest(session: Session, digest_id: int, error: str) -> None:
-    """A temporary failure: nothing was delivered, so the digest goes back to ``pending``."""
-    session.execute(update(Digest).where(Digest.id == digest_id, Digest.status.in_(("claimed", "sending")))
-                    .values(status="pending", error=error).execution_options(synchronize_session=False))
 
 
 def reopen_digest(session: Session, digest_id: int) -> Digest:

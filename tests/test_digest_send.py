@@ -13,7 +13,8 @@ from paperdigest.core import InvalidInput, NotFound
 from paperdigest.digest import FileBackend, send_digests
 from paperdigest.digest.send import resend_digest
 from paperdigest.store import Store
-from paperdigest.store.digests import claim_many, get_digest, list_digests
+from paperdigest.store.claims import claim_many
+from paperdigest.store.digests import get_digest, list_digests
 from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import Reader
 
