@@ -14,10 +14,17 @@ from typing import Any
 
 import click
 import typer
-from paperdigest.admin import cmd_digest, cmd_evaluate, cmd_ingest, cmd_run, cmd_setup, cmd_users
+from paperdigest.admin import (
+    cmd_digest,
+    cmd_evaluate,
+    cmd_ingest,
+    cmd_run,
+    cmd_seed,
+    cmd_setup,
+    cmd_users,
+)
 from paperdigest.admin.context import AppContext, get_context
 from paperdigest.core.errors import PaperdigestError
-from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 __all__ = ["app", "main"]
@@ -26,8 +33,11 @@ __all__ = ["app", "main"]
 def _message(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, PaperdigestError):
         return str(exc), exc.exit_code
-    if isinstance(exc, OperationalError):
-        return f"database error: {exc.orig}", 1
+    from paperdigest.store.db import database_error_message
+
+    database = database_error_message(exc)
+    if database is not None:
+        return database, 1
     if isinstance(exc, sqlite3.Error):
         return f"database error: {exc}", 1
     if isinstance(exc, OSError):
@@ -94,7 +104,7 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-for _module in (cmd_setup, cmd_users, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate):
+for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate):
     _module.register(app)
 
 

@@ -11,7 +11,9 @@ import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table
 from paperdigest.core.errors import InvalidInput
+from paperdigest.ingest.library import parse_reference, split_references
 from paperdigest.store.feedback import current_reactions, record_feedback
+from paperdigest.store.library import like_stored_papers
 from paperdigest.store.models import Reader
 from paperdigest.store.papers import find_paper
 from paperdigest.store.readers import (
@@ -155,10 +157,11 @@ def users_import(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV with an 'email' column and optional name, "
                                 "timezone, cadence, weekday, send_hour, digest_size, format, "
-                                "keywords (separated by ';')."),
+                                "keywords (separated by ';'), likes (paper ids, arXiv ids, DOIs "
+                                "or exact titles of stored papers, separated by ';')."),
     update: bool = typer.Option(False, "--update", help="Update readers that exist already."),
 ) -> None:
-    """Import readers from a CSV file, all or nothing."""
+    """Import readers (and, with a likes column, their likes) from a CSV file, all or nothing."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -166,7 +169,7 @@ def users_import(
     reader_csv = csv.DictReader(io.StringIO(text))
     if not reader_csv.fieldnames or "email" not in [f.strip().lower() for f in reader_csv.fieldnames]:
         raise InvalidInput(f"{path}: no 'email' column in the header")
-    added = updated = 0
+    added = updated = liked = 0
     app_ctx = get_context(ctx)
     with app_ctx.store() as store, store.transaction() as session:
         for line_no, row in enumerate(reader_csv, start=2):
@@ -179,16 +182,19 @@ def users_import(
                 except LookupError:
                     existing = None
                 if existing is None:
-                    add_reader(session, fields)
+                    reader = add_reader(session, fields)
                     added += 1
                 elif update:
-                    update_reader(session, existing, fields)
+                    reader = update_reader(session, existing, fields)
                     updated += 1
                 else:
                     raise InvalidInput(f"reader {existing.email} exists already (use --update)")
+                refs = split_references(fields.extra.get("likes", ""))
+                liked += like_stored_papers(session, reader.id, [parse_reference(r) for r in refs])
             except InvalidInput as exc:
                 raise InvalidInput(f"{path}, line {line_no}: {exc}") from None
-    console.print(f"Imported {added} new and {updated} updated readers from {path}.", markup=False)
+    likes = f" with {liked} new likes" if liked else ""
+    console.print(f"Imported {added} new and {updated} updated readers{likes} from {path}.", markup=False)
 
 
 def _react(ctx: typer.Context, user: str, paper: str, kind: str) -> None:

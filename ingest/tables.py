@@ -17,7 +17,7 @@ from paperdigest.ingest.records import FIELD_ALIASES, paper_from_record, where
 from paperdigest.ingest.text import line_of
 from paperdigest.store.papers import NewPaper
 
-__all__ = ["is_hf_json", "json_items", "parse_csv", "parse_hf", "parse_json"]
+__all__ = ["csv_records", "is_hf_json", "json_items", "parse_csv", "parse_hf", "parse_json"]
 
 _DECODER = json.JSONDecoder()
 _WS = " \t\n\r"
@@ -116,8 +116,12 @@ def parse_hf(text: str, label: str) -> list[NewPaper]:
     return papers
 
 
-def parse_csv(text: str, label: str) -> list[NewPaper]:
-    """A CSV (or tab separated) file with a header row naming at least title and abstract."""
+def csv_records(text: str, label: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Lower-cased header and ``(line, {column: cell})`` of each non-blank row of a CSV/TSV text.
+
+    Malformed quoting or a row with the wrong number of fields is an :class:`IngestError` naming the
+    line where the row starts (a quoted cell may span lines).
+    """
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -127,12 +131,7 @@ def parse_csv(text: str, label: str) -> list[NewPaper]:
         raise IngestError(f"{label}: file is empty") from None
     except csv.Error as exc:
         raise IngestError(f"{label}, line 1: malformed CSV header ({exc})") from None
-    if "title" not in header:
-        found = ", ".join(header)[:80]
-        raise IngestError(f"{label}, line 1: CSV header has no 'title' column (found: {found})")
-    if not set(header) & set(FIELD_ALIASES["abstract"]):
-        raise IngestError(f"{label}, line 1: CSV header has no 'abstract' column")
-    papers = []
+    rows: list[tuple[int, dict[str, str]]] = []
     previous_end = reader.line_num
     while True:
         try:
@@ -152,5 +151,16 @@ def parse_csv(text: str, label: str) -> list[NewPaper]:
                 f"{label}, line {line}: {len(row)} fields but the header has {len(header)}"
                 " (is the file truncated or a quote missing?)"
             )
-        papers.append(paper_from_record(dict(zip(header, row, strict=True)), f"{label}, line {line}", line))
-    return papers
+        rows.append((line, dict(zip(header, row, strict=True))))
+    return header, rows
+
+
+def parse_csv(text: str, label: str) -> list[NewPaper]:
+    """A CSV (or tab separated) file with a header row naming at least title and abstract."""
+    header, rows = csv_records(text, label)
+    if "title" not in header:
+        found = ", ".join(header)[:80]
+        raise IngestError(f"{label}, line 1: CSV header has no 'title' column (found: {found})")
+    if not set(header) & set(FIELD_ALIASES["abstract"]):
+        raise IngestError(f"{label}, line 1: CSV header has no 'abstract' column")
+    return [paper_from_record(record, f"{label}, line {line}", line) for line, record in rows]

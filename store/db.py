@@ -25,6 +25,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "check_schema",
     "current_revision",
+    "database_error_message",
     "head_revision",
     "make_engine",
     "make_sessionmaker",
@@ -60,6 +61,16 @@ def _sqlite_on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN DEFERRED")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def database_error_message(exc: BaseException) -> str | None:
+    """The one-line message for a database driver failure (server down, locked file), else None.
+
+    The CLI calls this so that only ``store`` needs to know SQLAlchemy's exception types.
+    """
+    if isinstance(exc, OperationalError):
+        return f"database error: {exc.orig}"
+    return None
 
 
 def make_engine(settings: Settings | str, **kwargs: Any) -> Engine:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from paperdigest.core.chunks import chunked
 from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.store.library import HISTORY_SOURCE
 from paperdigest.store.models import (
     DELIVERED_STATUSES,
     Batch,
@@ -259,11 +260,16 @@ def seen_paper_ids(session: Session, reader_id: int) -> set[str]:
 
 
 def candidate_paper_ids(session: Session, since: dt.datetime, until: dt.datetime) -> list[str]:
-    """Papers in batches fetched in ``(since, until]``, in batch then page order, no repeats."""
+    """Papers in batches fetched in ``(since, until]``, in batch then page order, no repeats.
+
+    History papers (added from a reader's library) are never candidates, even when a later batch
+    lists them again: the reader had them before, so they are not news.
+    """
     rows = session.execute(
         select(BatchPaper.paper_id)
         .join(Batch, Batch.id == BatchPaper.batch_id)
-        .where(Batch.fetched_at > since, Batch.fetched_at <= until)
+        .join(Paper, Paper.id == BatchPaper.paper_id)
+        .where(Batch.fetched_at > since, Batch.fetched_at <= until, Paper.source != HISTORY_SOURCE)
         .order_by(Batch.fetched_at, Batch.id, BatchPaper.position)
     )
     return list(dict.fromkeys(pid for (pid,) in rows))
