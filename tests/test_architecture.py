@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "digest": {"core", "store", "ranking", "recommender"},
     "web": {"core", "store", "digest", "ranking"},
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
-    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    "workers": {"core", "store", "ingest", "ranking", "digest", "recommender", "scheduler"},
+    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler", "workers"},
 }
 ROOMS = sorted(ALLOWED)
 
