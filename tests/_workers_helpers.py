@@ -55,6 +55,11 @@ def seed(env: dict[str, str], readers: int) -> Store:
     """Initialise the home/database of ``env`` with ``readers`` each_batch readers and a fitted model."""
     settings = load_settings(env=env)
     store, _ = Store.initialise(settings)
+    from paperdigest.store.models import Base
+
+    with store.engine.begin() as conn:  # the session's PostgreSQL database may hold an earlier test's rows
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
     created = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     add_papers(store, "seed", 24)
     with store.transaction() as session:
