@@ -211,3 +211,16 @@ def test_ci_has_the_brokers() -> None:
     if not IN_CI:
         pytest.skip("only checked under CI=true")
     assert _reachable(6379) and _reachable(5672)
+
+
+@pytest.mark.slow
+def test_worker_processes_start_and_stop_on_sigterm(initialised_cli, env) -> None:
+    need(_reachable(6379), "Redis is not running on 127.0.0.1:6379")
+    worker = Worker({**env, "PAPERDIGEST_QUEUE_URL": "redis://127.0.0.1:6379/0",
+                     "PAPERDIGEST_QUEUE_NAME": f"pd-test-{uuid.uuid4().hex[:10]}"}, processes=2)
+    deadline = time.monotonic() + 120
+    while sum("worker started" in line for line in list(worker.lines)) < 2:
+        assert time.monotonic() < deadline and worker.proc.poll() is None, worker.log()
+        time.sleep(0.1)
+    assert worker.stop(signal.SIGTERM) == 0, worker.log()
+    assert sum("worker stopped" in line for line in worker.lines) == 2, worker.log()
