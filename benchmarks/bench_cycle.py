@@ -227,14 +227,14 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
         period = f"batch:{newest_batch(session, dt.datetime.now(dt.UTC))[0]}"
     store.close()
     # Baseline first, on a copy taken now: the batched `digest send` path, same readers, same period.
-    base_sent, base_s = 0, float("nan")
+    base_sent, base_s, base_cpu = 0, float("nan"), float("nan")
     if baseline:
         base_settings = load_settings(env=env | {"PAPERDIGEST_DATABASE_URL": _copy_db(db_url)})
         base_store = Store.open(base_settings)
-        b0 = time.perf_counter()
+        b0, c0 = time.perf_counter(), time.process_time()
         base_sent = send_digests(base_store, base_settings, now=dt.datetime.now(dt.UTC),
                                  period_for=lambda _r, _n: period).sent
-        base_s = time.perf_counter() - b0
+        base_s, base_cpu = time.perf_counter() - b0, time.process_time() - c0
         base_store.close()
 
     procs: list[subprocess.Popen] = []
@@ -254,7 +254,7 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
     probe = FeedbackProbe(env, settings, readers, feedback_rate) if feedback_rate else None
     if probe:
         probe.start()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     tick = service.tick()
     while workers:
         total, done = _settled(store)
@@ -263,7 +263,7 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
         if total >= readers and done >= total:
             break
         time.sleep(0.5)
-    tick_s = time.perf_counter() - t1
+    tick_s, tick_cpu = time.perf_counter() - t1, time.process_time() - c1
     feedback = probe.stop() if probe else None
     for proc in procs:
         peaks[proc.pid] = max(peaks.get(proc.pid, 0.0), _hwm_mib(proc.pid))
@@ -278,6 +278,9 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
             "baseline_sent": base_sent,
             "baseline_s": round(base_s, 1), "baseline_digests_per_s": round(base_sent / base_s, 1),
             "ratio_tick_vs_batched": round((done / tick_s) / (base_sent / base_s), 2) if base_sent else None,
+            # CPU seconds of this process: comparable on a machine shared with other jobs (in-process only).
+            "tick_cpu_ms_per_digest": round(1000 * tick_cpu / max(done, 1), 2),
+            "baseline_cpu_ms_per_digest": (round(1000 * base_cpu / base_sent, 2) if base_sent else None),
             "peak_mib_clock": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "peak_mib_workers": [round(v) for v in peaks.values()], "feedback_during_tick": feedback}
 
