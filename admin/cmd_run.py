@@ -72,7 +72,7 @@ def _enqueuer(store: Any, settings: Any) -> Any:
         raise RuntimeError("digest chunks run in `paperdigest worker`")
 
     actor = declare_actor(broker, settings, not_here)
-    return TickQueue(store, settings, actor.send).enqueue
+    return TickQueue(store, settings, actor.send, chunk=settings.queue_chunk).enqueue
 
 
 def worker(

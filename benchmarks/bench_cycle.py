@@ -54,12 +54,12 @@ def _paper(i: int, tag: str) -> dict[str, object]:
             "authors": [f"Author {i % 311}"]}
 
 
-def _env(home: Path, db_url: str, port: int, queue_url: str | None) -> dict[str, str]:
+def _env(home: Path, db_url: str, port: int, queue_url: str | None, chunk: int = 200) -> dict[str, str]:
     env = {"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_DATABASE_URL": db_url, "PAPERDIGEST_DELIVERY": "smtp",
            "PAPERDIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}?timeout=30", "PAPERDIGEST_SOURCES": "watch",
            "PAPERDIGEST_CONTENT_BACKEND": "tfidf", "PAPERDIGEST_DIGEST_SIZE": "10"}
     if queue_url:
-        env.update({"PAPERDIGEST_QUEUE_URL": queue_url,
+        env.update({"PAPERDIGEST_QUEUE_URL": queue_url, "PAPERDIGEST_QUEUE_CHUNK": str(chunk),
                     "PAPERDIGEST_QUEUE_NAME": f"bench-{uuid.uuid4().hex[:8]}"})
     return env
 
@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=0, help="0: in-process tick")
     parser.add_argument("--queue-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--chunk", type=int, default=200, help="readers per queued chunk")
     parser.add_argument("--feedback-rate", type=float, default=0.0,
                         help="feedback POSTs per second to `paperdigest serve` during the tick (0: none)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the batched `digest send` run")
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
         db_url = f"sqlite:///{home / 'paperdigest.sqlite3'}"
     try:
         with aiosmtpd_server() as (port, _pid):
-            env = _env(home, db_url, port, args.queue_url if args.workers else None)
+            env = _env(home, db_url, port, args.queue_url if args.workers else None, args.chunk)
             setup(env, args.readers, args.likes, args.history)
             result = cycle(env, db_url, args.readers, args.batch, args.workers, args.feedback_rate,
                            not args.no_baseline)

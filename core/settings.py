@@ -179,6 +179,7 @@ _FIELDS: tuple[_Field, ...] = (
            "redis://host:port/db or amqp://user:pass@host:port/vhost: `run` enqueues digest chunks for "
            "`paperdigest worker`. Unset: digests are sent in-process."),
     _Field("queue_name", _str, "paperdigest-digests", "Queue (and Redis key namespace) of digest chunks."),
+    _Field("queue_chunk", _int, 200, "Readers per enqueued chunk: one message, one SMTP connection."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
@@ -214,6 +215,7 @@ class Settings:
     log_format: str = "text"
     queue_url: Secret | None = None
     queue_name: str = "paperdigest-digests"
+    queue_chunk: int = 200
 
     @property
     def secret_key_path(self) -> Path:
@@ -380,6 +382,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     for key, low, high in (
         ("digest_size", 1, 100), ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
         ("refit_hours", 1, 8760), ("http_retries", 0, 10), ("feedback_max_age_days", 1, 3650),
+        ("queue_chunk", 1, 5000),
     ):
         if not low <= values[key] <= high:
             raise ConfigError(f"{_origin(origins, key)}: must be between {low} and {high}")
