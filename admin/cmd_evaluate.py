@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from paperdigest.admin.context import get_context
 from paperdigest.recommender.evaluation import format_table, run_evaluation
 
 __all__ = ["register"]
 
 
 def evaluate(
+    ctx: typer.Context,
     items: Path = typer.Option(..., "--items", help="CSV item_id,title[,abstract]."),
     interactions: Path = typer.Option(..., "--interactions", help="CSV user_id,item_id (saves)."),
     test_items: Path = typer.Option(..., "--test-items", help="One test item id per line."),
@@ -46,6 +48,7 @@ def evaluate(
         content=content,
         random_state=seed,
         log=lambda msg: typer.echo(msg, err=True),
+        cache_dir=get_context(ctx).settings.cache_dir,
     )
     typer.echo(
         f"{result['mode']} split: {result['test_items']} test items, "

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paperdigest.core import load_settings  # noqa: E402
 from paperdigest.recommender import HybridRecommender  # noqa: E402
 from paperdigest.recommender.data import KIND_WEIGHTS  # noqa: E402
 from paperdigest.recommender.metrics import ranking_metrics  # noqa: E402
@@ -84,7 +85,7 @@ def run(seed: int, content: str) -> dict[str, tuple[float, float]]:
     )
     out = {}
     for name, parts in variants.items():
-        model = HybridRecommender(content=content, random_state=seed)
+        model = HybridRecommender(content=content, cache_dir=load_settings().cache_dir, random_state=seed)
         model.fit(papers, pd.concat(parts, ignore_index=True))
         m = ranking_metrics(model.score(readers, cands), truth, (10, 50))
         out[name] = (m["recall@50"], m["ndcg@10"])

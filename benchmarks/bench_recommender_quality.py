@@ -20,6 +20,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paperdigest.core import load_settings  # noqa: E402
 from paperdigest.recommender.evaluation import run_evaluation  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -93,6 +94,7 @@ def main() -> None:
                     random_state=seed,
                     baselines=[] if old else None,
                     log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                    cache_dir=load_settings().cache_dir,  # where the application caches embeddings
                 )
                 for name, res in (old or {}).get("methods", {}).items():
                     report["methods"].setdefault(name, res)

@@ -25,6 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paperdigest.core import load_settings  # noqa: E402
 from paperdigest.recommender.evaluation import run_evaluation  # noqa: E402
 
 from benchmarks.bench_recommender_quality import markdown  # noqa: E402
@@ -137,6 +138,7 @@ def main() -> None:
                     warm_users=tmp / "warm.txt" if mode == "warm" else None,
                     random_state=seed,
                     log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                    cache_dir=load_settings().cache_dir,  # where the application caches embeddings
                 )
                 (RESULTS / "recommender_synthetic.json").write_text(json.dumps(results, indent=2))
                 (RESULTS / "recommender_synthetic.md").write_text(markdown(results))

@@ -158,6 +158,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("outbox_dir", _opt_path, None, "File delivery folder. Default: <home>/outbox."),
     _Field("archive_dir", _opt_path, None, "HTML digest archive. Default: <home>/archive."),
     _Field("model_dir", _opt_path, None, "Recommender artifacts. Default: <home>/models."),
+    _Field("cache_dir", _opt_path, None,
+           "Cache of paper text embeddings (safe to delete). Default: ~/.cache/paperdigest."),
     _Field("watch_dir", _opt_path, None, "Folder polled for dropped batch files (scheduler)."),
     _Field("sources", _str_list, ("hf",),
            "Sources the scheduler polls, comma separated: hf, arxiv, watch."),
@@ -180,6 +182,9 @@ _FIELDS: tuple[_Field, ...] = (
            "`paperdigest worker`. Unset: digests are sent in-process."),
     _Field("queue_name", _str, "paperdigest-digests", "Queue (and Redis key namespace) of digest chunks."),
     _Field("queue_chunk", _int, 200, "Readers per enqueued chunk: one message, one SMTP connection."),
+    _Field("signup", _str, "off",
+           "Self-service subscribe page (double opt-in): 'off', 'open', or 'domain:example.org'"
+           " (comma separate several domains)."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
@@ -198,6 +203,7 @@ class Settings:
     outbox_dir: Path = field(default=Path("outbox"))
     archive_dir: Path = field(default=Path("archive"))
     model_dir: Path = field(default=Path("models"))
+    cache_dir: Path = field(default=Path("cache"))
     watch_dir: Path | None = None
     sources: tuple[str, ...] = ("hf",)
     arxiv_categories: tuple[str, ...] = ("cs.LG",)
@@ -216,6 +222,20 @@ class Settings:
     queue_url: Secret | None = None
     queue_name: str = "paperdigest-digests"
     queue_chunk: int = 200
+    signup: str = "off"
+
+    @property
+    def signup_enabled(self) -> bool:
+        return self.signup != "off"
+
+    def signup_allows(self, email: str) -> bool:
+        """Whether the subscribe page accepts this (already validated) address."""
+        if self.signup == "open":
+            return True
+        if not self.signup.startswith("domain:"):
+            return False
+        domains = {d.strip().lower() for d in self.signup[len("domain:"):].split(",")}
+        return email.rsplit("@", 1)[-1].lower() in domains
 
     @property
     def secret_key_path(self) -> Path:
@@ -392,6 +412,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{_origin(origins, 'content_backend')}: must be auto, embedding or tfidf")
     if values["log_format"] not in {"text", "json"}:
         raise ConfigError(f"{_origin(origins, 'log_format')}: must be 'text' or 'json'")
+    values["signup"] = _signup(values["signup"], _origin(origins, "signup"))
     unknown_sources = set(values["sources"]) - {"hf", "arxiv", "watch"}
     if unknown_sources:
         raise ConfigError(
@@ -409,9 +430,26 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     values["outbox_dir"] = values["outbox_dir"] or home / "outbox"
     values["archive_dir"] = values["archive_dir"] or home / "archive"
     values["model_dir"] = values["model_dir"] or home / "models"
+    values["cache_dir"] = values["cache_dir"] or Path.home() / ".cache" / "paperdigest"
     if values["watch_dir"] is None and "watch" in values["sources"]:
         values["watch_dir"] = home / "inbox"
     return Settings(**values)
+
+
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def _signup(value: str, origin: str) -> str:
+    text = value.strip().lower()
+    if text in {"off", "open"}:
+        return text
+    if text.startswith("domain:"):
+        domains = [d.strip() for d in text[len("domain:"):].split(",")]
+        bad = next((d for d in domains if not _DOMAIN.fullmatch(d)), None)
+        if bad is None and domains:
+            return "domain:" + ",".join(domains)
+        raise ConfigError(f"{origin}: not a domain name: {bad!r}")
+    raise ConfigError(f"{origin}: must be 'off', 'open' or 'domain:example.org', got {value!r}")
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -26,14 +26,16 @@ from email.utils import parseaddr
 
 from paperdigest.core import Settings
 from paperdigest.core.chunks import chunked
+from paperdigest.core.errors import InvalidInput
 from paperdigest.digest.archive import write_archive_page
 from paperdigest.digest.compose import (
     ItemInfo,
-    PaperInfo,
     ReaderInfo,
     build_view,
     compose_message,
+    compose_notice,
     message_id_for,
+    paper_info,
 )
 from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
 from paperdigest.digest.tokens import TokenCodec
@@ -156,8 +158,7 @@ class _Tracker:
 
 
 def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
-    return [ItemInfo(PaperInfo(p.id, p.title, p.abstract or "", tuple(p.authors or ()), p.url),
-                     item.score, item.reason) for item, p in pairs]
+    return [ItemInfo(paper_info(p), item.score, item.reason) for item, p in pairs]
 
 
 def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo, int, str]],
@@ -197,23 +198,28 @@ def _deliver_chunk(store: Store, settings: Settings, part: list[tuple[ReaderInfo
                 emit(Delivered(reader, digest_id, period, 0, "skipped", "another run is sending this digest"))
                 continue
             infos = _item_infos(items[digest_id])
+            handed[digest_id] = (reader, period, len(infos))
+            message_id = message_id_for(digest_id, reader.id, period, settings)
             try:
                 view = build_view(reader, digest_id, period, infos, settings, codec)
-                if reader.format == "html":
+                if reader.format != "email":  # a web page (html) or the Atom feed
                     write_archive_page(settings, reader, period, view)
-                    settled[digest_id] = ("sent", None)
-                    handed[digest_id] = (reader, period, len(infos))
-                    continue
-                message_id = message_id_for(digest_id, reader.id, period, settings)
-                mail = compose_message(view, reader, message_id=message_id, settings=settings, now=now)
+                    if not reader.web_notice:  # the reader chose no notice email
+                        settled[digest_id] = ("sent", None)
+                        continue
+                    try:
+                        mail = compose_notice(view, reader, message_id=message_id, settings=settings, now=now)
+                    except InvalidInput:  # no usable address: the page is up, skip the note
+                        settled[digest_id] = ("sent", None)
+                        continue
+                else:
+                    mail = compose_message(view, reader, message_id=message_id, settings=settings, now=now)
             except Exception as exc:  # one broken digest must not hold back the rest of the chunk
                 settled[digest_id] = ("failed", f"cannot render: {type(exc).__name__}: {exc}")
-                handed[digest_id] = (reader, period, len(infos))
                 log.error("digest %s for reader %s cannot be rendered: %s: %s", digest_id, reader.id,
                           type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 continue
             tracker.message_ids[digest_id] = message_id
-            handed[digest_id] = (reader, period, len(infos))
             worker.submit(Outgoing(digest_id, sender, mail.recipient, mail.data,
                                    f"digest-{digest_id}-reader-{reader.id}", mail.html, mail.eight_bit),
                           digest_id)

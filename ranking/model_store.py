@@ -1,8 +1,9 @@
 """The bridge between the store and the recommender: frames in, a saved model artifact out.
 
 ``refit_model`` reads papers, readers and feedback in one transaction, fits a
-``recommender.HybridRecommender``, and writes ``recommender.model`` plus ``recommender.json`` (the
-watermark: the newest interaction folded in) atomically under ``settings.model_dir``.
+``recommender.HybridRecommender``, and writes ``recommender.model`` under ``settings.model_dir``
+in one atomic write, with the watermark (the newest interaction folded in) inside the file's
+metadata, so model and watermark can never disagree.
 ``load_model`` reads the artifact back and folds in feedback newer than the watermark through the
 recommender's light ``update`` path, so a like clicked a minute ago shapes the next digest without a
 full refit. Nothing here runs inside a web request.
@@ -10,9 +11,6 @@ full refit. Nothing here runs inside a web request.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +18,6 @@ from typing import Any, Protocol
 
 import pandas as pd
 from paperdigest.core import Settings
-from paperdigest.core.errors import ConfigError
 from paperdigest.store import Store
 from paperdigest.store.digests import latest_interaction, papers_by_id, recommender_inputs
 from paperdigest.store.feedback import interactions_frame
@@ -29,18 +26,15 @@ from paperdigest.store.readers import list_readers
 
 __all__ = [
     "MODEL_FILE",
-    "WATERMARK_FILE",
     "Ranker",
     "load_model",
     "model_info",
     "papers_frame",
     "readers_frame",
     "refit_model",
-    "watermark_age",
 ]
 
 MODEL_FILE = "recommender.model"
-WATERMARK_FILE = "recommender.json"
 
 
 class Ranker(Protocol):
@@ -65,14 +59,14 @@ def readers_frame(readers: Sequence[Reader]) -> pd.DataFrame:
                         columns=["reader", "keywords"])
 
 
-def _paths(settings: Settings) -> tuple[Path, Path]:
-    return settings.model_dir / MODEL_FILE, settings.model_dir / WATERMARK_FILE
+def _model_path(settings: Settings) -> Path:
+    return settings.model_dir / MODEL_FILE
 
 
 def _new_model(settings: Settings) -> Any:
     from paperdigest.recommender import HybridRecommender
 
-    return HybridRecommender(content=settings.content_backend, random_state=0)
+    return HybridRecommender(content=settings.content_backend, cache_dir=settings.cache_dir, random_state=0)
 
 
 def refit_model(store: Store, settings: Settings) -> dict[str, Any]:
@@ -93,11 +87,7 @@ def refit_model(store: Store, settings: Settings) -> dict[str, Any]:
         interactions = interactions_frame(session)
     interactions = interactions[interactions["time"].notna()] if len(interactions) else interactions
     model = _new_model(settings).fit(papers, interactions, readers=readers)
-    model_path, mark_path = _paths(settings)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = model_path.with_name(f".{MODEL_FILE}.{os.getpid()}.tmp")
-    model.save(tmp)
-    os.replace(tmp, model_path)
+    model_path = _model_path(settings)
     mark = {
         "watermark_id": watermark_id,
         "watermark_time": watermark_time.isoformat() if watermark_time else None,
@@ -105,21 +95,22 @@ def refit_model(store: Store, settings: Settings) -> dict[str, Any]:
         "papers": len(papers), "readers": len(readers), "interactions": len(interactions),
         "content": settings.content_backend,
     }
-    mark_tmp = mark_path.with_name(f".{WATERMARK_FILE}.{os.getpid()}.tmp")
-    mark_tmp.write_text(json.dumps(mark, indent=2), encoding="utf-8")
-    os.replace(mark_tmp, mark_path)
+    model.save(model_path, extra=mark)  # one atomic write: the model and its watermark
     return {**mark, "seconds": round(time.perf_counter() - started, 3), "path": str(model_path)}
 
 
 def model_info(settings: Settings) -> dict[str, Any] | None:
-    """The saved watermark, or None when no model was fitted yet."""
-    _, mark_path = _paths(settings)
-    try:
-        return dict(json.loads(mark_path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
+    """The watermark saved inside the model file, or None when no model was fitted yet.
+
+    Raises ``recommender.ModelFormatError`` (with its "refit" advice) for a file of an older
+    format or a foreign or damaged file.
+    """
+    from paperdigest.recommender.persist import read_extra
+
+    model_path = _model_path(settings)
+    if not model_path.exists():
         return None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"model watermark {mark_path} is unreadable: {exc}") from None
+    return read_extra(model_path)
 
 
 def load_model(store: Store, settings: Settings) -> Ranker:
@@ -128,14 +119,14 @@ def load_model(store: Store, settings: Settings) -> Ranker:
     Feedback newer than the watermark goes through ``update(interactions=...)`` (seconds, not a
     refit); new papers need no update because ``rank`` scores unseen candidates by content.
     """
-    model_path, _ = _paths(settings)
+    model_path = _model_path(settings)
     info = model_info(settings)
-    if info is None or not model_path.exists():
+    if info is None:
         refit_model(store, settings)
         info = model_info(settings) or {}
     from paperdigest.recommender import HybridRecommender
 
-    model = HybridRecommender.load(model_path)
+    model = HybridRecommender.load(model_path, cache_dir=settings.cache_dir)
     with store.read() as session:
         fresh = interactions_frame(session, after_id=int(info.get("watermark_id") or 0))
         readers = readers_frame([r for r in list_readers(session) if r.status != "unsubscribed"])
@@ -146,13 +137,3 @@ def load_model(store: Store, settings: Settings) -> Ranker:
     else:
         model.update(readers=readers)
     return model  # type: ignore[no-any-return]
-
-
-def watermark_age(settings: Settings, now: dt.datetime) -> float | None:
-    """Hours since the last refit (None without a model): the scheduler's refit trigger."""
-    info = model_info(settings)
-    if not info or not info.get("fitted_at"):
-        return None
-    fitted = dt.datetime.fromisoformat(info["fitted_at"])
-    return (now - fitted).total_seconds() / 3600
-

@@ -13,8 +13,11 @@ warm_fraction=0.2, tfidf_features=4000, cache_dir=None, random_state=0)``
   -> dict[str, list[Recommendation]]``; candidates may be papers never seen in ``fit``.
   Readers without likes are ranked by their keywords, else by batch popularity.
 - ``update(interactions=None, papers=None, readers=None) -> self``: light update, no refit.
-- ``save(path)`` (atomic) and ``HybridRecommender.load(path)`` (raises ``ModelFormatError``
-  for a truncated or foreign file or another format version).
+- ``save(path, extra=None)`` (one ``.npz`` of arrays + JSON, atomic, no pickle) and
+  ``HybridRecommender.load(path, cache_dir=None)`` (raises ``ModelFormatError`` for a truncated
+  or foreign file or another format version); see :mod:`recommender.persist`.
+- ``cache_dir``: on-disk embedding cache folder, None for memory only (the library reads no
+  environment; the application passes its ``cache_dir`` setting).
 
 ``Recommendation(paper_id: str, score: float, reason: str)``.
 Errors: ``RecommenderError`` (a ``ValueError``) and its subclasses ``InputError``,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from paperdigest.recommender.collab import fit_als
-from paperdigest.recommender.content import RidgeView
+from paperdigest.recommender.content import RidgeView, ridge_lambda
 from paperdigest.recommender.data import (
     Recommendation,
     clean_interactions,
@@ -214,8 +214,8 @@ class ALSContentMap(_EmbeddingBase):
         super()._fit(texts)
         self.als_ = fit_als(self.likes_, random_state=self.random_state)
         x = self.x_
-        lam = float(np.trace(x.T @ x)) / x.shape[1]
-        a = x.T @ x + lam * np.eye(x.shape[1], dtype=np.float32)
+        gram = x.T @ x
+        a = gram + ridge_lambda(gram, 1.0) * np.eye(x.shape[1], dtype=np.float32)
         self.map_ = np.linalg.solve(a, x.T @ np.asarray(self.als_.item_factors))
 
     def _score_known(self, rows: np.ndarray, texts: list[str], cands: pd.DataFrame) -> np.ndarray:

@@ -6,7 +6,6 @@ because "readers with your taste" should be defined by what people chose to read
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -14,7 +13,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-__all__ = ["fit_als", "neighbour_graph", "unit_rows"]
+__all__ = ["als_from_factors", "fit_als", "neighbour_graph", "unit_rows"]
+
+# implicit's ALS settings; shared by the fit and by rebuilding a saved model's ALS from its factors.
+_ALS_REGULARIZATION = 0.05
+_ALS_ALPHA = 10.0
+_ALS_ITERATIONS = 15
 
 
 def _positive(prefs: sp.csr_matrix) -> sp.csr_matrix:
@@ -80,31 +84,41 @@ def neighbour_graph(
     return normalize(graph, norm="l1", axis=1).astype(np.float32).tocsr()
 
 
-def fit_als(
-    prefs: sp.csr_matrix,
-    factors: int = 64,
-    regularization: float = 0.05,
-    alpha: float = 10.0,
-    iterations: int = 15,
-    random_state: int = 0,
-) -> Any:
+def _new_als(factors: int, random_state: int) -> Any:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    return AlternatingLeastSquares(
+        factors=factors,
+        regularization=_ALS_REGULARIZATION,
+        alpha=_ALS_ALPHA,
+        iterations=_ALS_ITERATIONS,
+        random_state=random_state,
+        calculate_training_loss=False,
+    )
+
+
+def fit_als(prefs: sp.csr_matrix, factors: int = 64, random_state: int = 0) -> Any:
     """Fit implicit's ALS on the positive part of ``prefs`` (readers x papers).
 
     Returns the fitted ``implicit.cpu.als.AlternatingLeastSquares`` model (CPU, float32).
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
+    # implicit runs its own threads; a threaded BLAS underneath would oversubscribe the cores.
     with warnings.catch_warnings(), threadpool_limits(1, "blas"):
         warnings.simplefilter("ignore", RuntimeWarning)  # implicit's OpenBLAS thread advice
-        model = AlternatingLeastSquares(
-            factors=factors,
-            regularization=regularization,
-            alpha=alpha,
-            iterations=iterations,
-            random_state=random_state,
-            calculate_training_loss=False,
-        )
+        model = _new_als(factors, random_state)
         model.fit(_positive(prefs), show_progress=False)
+    return model
+
+
+def als_from_factors(user_factors: np.ndarray, item_factors: np.ndarray, random_state: int = 0) -> Any:
+    """Rebuild a fitted ALS model from its ``(n_readers, f)`` and ``(n_papers, f)`` factors.
+
+    What a saved model stores instead of implicit's object: enough for ``partial_fit_users``
+    (the light update) and for scoring.
+    """
+    model = _new_als(user_factors.shape[1], random_state)
+    model.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
+    model.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     return model

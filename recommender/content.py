@@ -17,7 +17,41 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-__all__ = ["FactorMap", "NeighbourFactorMap", "RandomFourierMap", "RidgeView", "unit_dense", "zscore_rows"]
+__all__ = [
+    "FactorMap",
+    "NeighbourFactorMap",
+    "RandomFourierMap",
+    "RidgeView",
+    "lead_view",
+    "map_view",
+    "ridge_lambda",
+    "unit_dense",
+    "zscore_rows",
+]
+
+
+def lead_view(features: Any) -> str:
+    """The view that measures paper-to-paper similarity: embeddings when present, else TF-IDF.
+
+    ``features`` is any mapping (or set) of view names; it leads the blend on ties, places new
+    papers by their nearest seen papers, matches keywords, and picks "similar to" titles.
+    """
+    return "embedding" if "embedding" in features else "tfidf"
+
+
+def map_view(features: Any) -> str:
+    """The view whose features are regressed onto ALS factors and popularity (RBF when present)."""
+    return "embedding_rbf" if "embedding_rbf" in features else "tfidf"
+
+
+def ridge_lambda(gram: np.ndarray, alpha: float) -> float:
+    """Ridge penalty relative to the mean eigenvalue of ``X'X`` (``gram``, shape ``(f, f)``).
+
+    ``lam = alpha * trace(X'X) / f`` transfers between corpora of different size; the floor keeps
+    an all-zero view (no vocabulary) solvable.
+    """
+    f = gram.shape[0]
+    return alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
 
 
 def unit_dense(x: Any) -> np.ndarray:
@@ -102,7 +136,7 @@ class RidgeView:
     def fit_gram(self, gram: np.ndarray) -> RidgeView:
         """Same as :meth:`fit` from a precomputed Gram matrix (lets callers try many alphas)."""
         f = gram.shape[0]
-        self.lam_ = self.alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
+        self.lam_ = ridge_lambda(gram, self.alpha)
         if self.size_power:
             # Per-reader regularisation needs the eigenbasis: lam_u = lam (n_ref / n_u)^power,
             # so readers with few likes are shrunk more than readers with long histories.
@@ -149,7 +183,7 @@ class FactorMap:
         """Fit ``M`` with ``X M ~ V`` over papers that have factors; returns ``self``."""
         gram = _gram(x_observed)
         f = gram.shape[0]
-        lam = self.alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
+        lam = ridge_lambda(gram, self.alpha)
         target = np.asarray(x_observed.T @ item_factors, dtype=np.float64)
         self.map_ = np.linalg.solve(gram + lam * np.eye(f), target).astype(np.float32)
         return self

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from paperdigest.core.files import atomic_write
 from paperdigest.recommender.baselines import BASELINES
 from paperdigest.recommender.errors import InputError
 from paperdigest.recommender.hybrid import HybridRecommender
@@ -149,10 +150,7 @@ def _write_rankings(path: Path, readers: list[str], items: list[str], scores: np
             for rank, j in enumerate(order, start=1):
                 rows.append((readers[start + i], items[j], rank, float(block[i, j])))
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rank", "score"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    atomic_write(path, frame.to_csv(index=False, float_format="%.6g"))
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -178,6 +176,7 @@ def run_evaluation(
     content: str = "auto",
     random_state: int = 0,
     log: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fit the hybrid, write its rankings, and compare it with the baselines.
 
@@ -194,6 +193,8 @@ def run_evaluation(
     sample_readers : int
         Every method is also scored on this fixed random sample of evaluated readers (slow
         baselines only there); 0 means all readers.
+    cache_dir : Path, optional
+        On-disk embedding cache shared by the hybrid and the embedding baselines (None: memory).
 
     Returns
     -------
@@ -229,7 +230,8 @@ def run_evaluation(
     train = data.train
     t0 = time.perf_counter()
     model = HybridRecommender(
-        content=content, warm_fraction=warm_share if data.warm else 0.2, random_state=random_state
+        content=content, warm_fraction=warm_share if data.warm else 0.2, cache_dir=cache_dir,
+        random_state=random_state,
     ).fit(data.papers, train)
     report["seconds"]["hybrid_fit"] = round(time.perf_counter() - t0, 2)
     report["hybrid_params"] = {k: v for k, v in vars(model.params_).items() if k != "validation"} | {
@@ -260,7 +262,7 @@ def run_evaluation(
                 say("lightfm not installed: skipping its baseline")
                 continue
         t0 = time.perf_counter()
-        ranker = BASELINES[name](random_state=random_state).fit(data.papers, train)
+        ranker = BASELINES[name](random_state=random_state, cache_dir=cache_dir).fit(data.papers, train)
         rows = sample if name in _SLOW else np.arange(len(data.eval_readers))
         readers = [data.eval_readers[i] for i in rows]
         s = ranker.score(readers, cands)
@@ -274,8 +276,5 @@ def run_evaluation(
         report["seconds"][name] = round(time.perf_counter() - t0, 2)
         say(f"{name} done in {report['seconds'][name]:.1f} s")
     if report_path is not None:
-        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(report_path).with_name(Path(report_path).name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(report_path)
+        atomic_write(report_path, json.dumps(report, indent=2))
     return report

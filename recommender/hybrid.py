@@ -6,9 +6,6 @@ was measured.
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,14 +13,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from paperdigest.recommender import explain
+from paperdigest.recommender import explain, persist
+from paperdigest.recommender.blend import score_breakdown
 from paperdigest.recommender.collab import fit_als, neighbour_graph, unit_rows
 from paperdigest.recommender.content import (
     FactorMap,
     NeighbourFactorMap,
     RandomFourierMap,
     RidgeView,
-    zscore_rows,
+    lead_view,
+    map_view,
 )
 from paperdigest.recommender.data import (
     Recommendation,
@@ -33,7 +32,7 @@ from paperdigest.recommender.data import (
     paper_texts,
     preference_matrix,
 )
-from paperdigest.recommender.errors import InputError, ModelFormatError, NotFittedError
+from paperdigest.recommender.errors import InputError, NotFittedError
 from paperdigest.recommender.sparse_edit import grow, replace_rows, set_entries
 from paperdigest.recommender.text import TfidfEncoder, make_encoder
 from paperdigest.recommender.tuning import (
@@ -47,8 +46,7 @@ from paperdigest.recommender.tuning import (
 
 __all__ = ["FORMAT_VERSION", "HybridRecommender"]
 
-FORMAT_VERSION = 1
-_MAGIC = b"PAPERDIGEST-RECOMMENDER\n"
+FORMAT_VERSION = persist.FORMAT_VERSION
 
 
 class HybridRecommender:
@@ -69,8 +67,9 @@ class HybridRecommender:
         Share of readers simulated as having reacted early in the warm validation.
     tfidf_features : int
         Vocabulary size of the TF-IDF view.
-    cache_dir : str, Path, None or False
-        Embedding cache root (None: ``$PAPERDIGEST_CACHE_DIR`` or ``~/.cache/paperdigest``).
+    cache_dir : str, Path or None
+        Folder of the on-disk embedding cache; None keeps encodings in memory only. Not saved
+        with the model: :meth:`load` takes it again.
     random_state : int
         Seed of every random choice.
     """
@@ -83,7 +82,7 @@ class HybridRecommender:
         tune: bool = True,
         warm_fraction: float = 0.2,
         tfidf_features: int = 4000,
-        cache_dir: str | Path | bool | None = None,
+        cache_dir: str | Path | None = None,
         random_state: int = 0,
     ) -> None:
         self.content = content
@@ -140,8 +139,8 @@ class HybridRecommender:
         self.tfidf_ = TfidfEncoder(self.tfidf_features).fit(texts)
         self.encoder_ = make_encoder(self.content, self.cache_dir)
         self.rff_ = RandomFourierMap(random_state=self.random_state).fit(384)
-        self.features_ = self._featurize(texts)
-        self.base_view_ = "embedding" if "embedding" in self.features_ else "tfidf"
+        self.features_ = self.featurize(texts)
+        self.base_view_ = lead_view(self.features_)
 
         rng = np.random.default_rng(self.random_state)
         if self.tune and self.prefs_.nnz >= 200 and len(papers) >= 50:
@@ -159,7 +158,8 @@ class HybridRecommender:
         self._refit_collab_and_views()
         return self
 
-    def _featurize(self, texts: Sequence[str]) -> dict[str, Any]:
+    def featurize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """Per view name, the ``(len(texts), n_features)`` features of ``texts`` (fitted encoders)."""
         if not texts:  # an empty batch: zero-row features of the right width
             return {name: x[:0] for name, x in self.features_.items()}
         feats: dict[str, Any] = {"tfidf": self.tfidf_.transform(texts)}
@@ -191,7 +191,7 @@ class HybridRecommender:
         self.n_als_papers_ = self.prefs_.shape[1]
         self.factor_map_ = None
         if self.als_ is not None and self.params_.weights.get(MAP_VIEW, 0) > 0 and len(observed):
-            x = self.features_[self._map_view()]
+            x = self.features_[map_view(self.features_)]
             factors = np.asarray(self.als_.item_factors)[observed]
             alpha = self.params_.alphas.get(MAP_VIEW, 1.0)
             self.factor_map_ = FactorMap(alpha).fit(x[observed], factors)
@@ -202,12 +202,9 @@ class HybridRecommender:
             self.knn_map_ = NeighbourFactorMap(k).fit(self.features_[self.base_view_][observed], factors)
         self.pop_map_ = None
         if self.params_.weights.get(POP_VIEW, 0) > 0 and len(observed):
-            x = self.features_[self._map_view()]
+            x = self.features_[map_view(self.features_)]
             target = popularity_target(self.prefs_)[observed][:, None]
             self.pop_map_ = FactorMap(self.params_.alphas.get(POP_VIEW, 1.0)).fit(x[observed], target)
-
-    def _map_view(self) -> str:
-        return "embedding_rbf" if "embedding_rbf" in self.features_ else "tfidf"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -219,83 +216,8 @@ class HybridRecommender:
 
         Readers without positive history get keyword or popularity scores.
         """
-        return self._scores_and_parts([str(r) for r in readers], candidates)[0]
-
-    def _scores_and_parts(
-        self, readers: Sequence[str], candidates: pd.DataFrame
-    ) -> tuple[np.ndarray, dict[str, Any]]:
         self._check_fitted()
-        cands = clean_papers(candidates, "candidates")
-        n_c = len(cands)
-        texts = paper_texts(cands)
-        feats = self._featurize(texts)
-        ridx = np.array([self.reader_index_.get(r, -1) for r in readers], dtype=np.int64)
-        known = ridx >= 0
-        has_pos = np.zeros(len(readers), dtype=bool)
-        pos_counts = np.diff((self.prefs_ > 0).tocsr().indptr)
-        has_pos[known] = pos_counts[ridx[known]] > 0
-        personal = np.flatnonzero(has_pos)
-        out = np.zeros((len(readers), n_c), dtype=np.float32)
-        parts: dict[str, Any] = {"cands": cands, "feats": feats, "ridx": ridx, "knn": None}
-        if len(personal) and n_c:
-            needed_readers = ridx[personal]
-            graph = self.graph_[needed_readers]
-            mask = np.zeros(self.prefs_.shape[0], dtype=bool)  # faster than union1d on 5M ids
-            mask[needed_readers] = True
-            mask[graph.indices] = True
-            needed = np.flatnonzero(mask)
-            pos_in = np.searchsorted(needed, needed_readers)
-            blend = np.zeros((len(needed), n_c), dtype=np.float32)
-            users = None
-            for name, view in self.views_.items():
-                w = self.params_.weights.get(name, 1.0 if name == self.base_view_ else 0.0)
-                s = view.scores(self.prefs_[needed], self.features_[name], feats[name])
-                blend += w * zscore_rows(s)
-            # New papers placed in ALS space: by the ridge map and by their nearest seen papers.
-            for name, fmap, view in ((MAP_VIEW, self.factor_map_, self._map_view()),
-                                     (KNN_MAP_VIEW, getattr(self, "knn_map_", None), self.base_view_)):
-                if fmap is not None:
-                    if users is None:
-                        users = np.asarray(self.als_.user_factors)[needed]
-                    mapped = fmap.transform(feats[view])
-                    blend += self.params_.weights[name] * zscore_rows(users @ mapped.T)
-            if getattr(self, "pop_map_", None) is not None:
-                pop = self.pop_map_.transform(feats[self._map_view()]).reshape(1, -1)
-                blend += self.params_.weights[POP_VIEW] * zscore_rows(pop)
-            blend = zscore_rows(blend)
-            beta = self.params_.smooth
-            if beta:
-                mixed = np.asarray(graph[:, needed] @ blend)
-                content = zscore_rows((1 - beta) * blend[pos_in] + beta * mixed)
-            else:  # validation chose no neighbour mix: skip the 100k x 500 sparse product
-                content = zscore_rows(blend[pos_in])
-            total = content
-            cidx = np.array([self.paper_index_.get(p, -1) for p in cands["id"]], dtype=np.int64)
-            in_model = cidx >= 0
-            if in_model.any():
-                cand_pos = np.zeros((self.prefs_.shape[0], n_c), dtype=np.float32)
-                sub = (self.prefs_[:, cidx[in_model]] > 0).astype(np.float32).toarray()
-                cand_pos[:, in_model] = sub
-                knn = np.asarray(graph @ cand_pos, dtype=np.float32)
-                parts["knn"] = (personal, graph, cand_pos)
-                total = total + self.params_.w_knn * zscore_rows(knn)
-                als_cols = in_model & (cidx < self.n_als_papers_)
-                if self.als_ is not None and self.params_.w_als and als_cols.any():
-                    uf = np.asarray(self.als_.user_factors)[needed_readers]
-                    itf = np.zeros((n_c, uf.shape[1]), dtype=np.float32)
-                    itf[als_cols] = np.asarray(self.als_.item_factors)[cidx[als_cols]]
-                    total = total + self.params_.w_als * zscore_rows(uf @ itf.T)
-            out[personal] = total
-        cold = np.flatnonzero(~has_pos)
-        if len(cold) and n_c:
-            fb_scores, info = explain.fallback_scores(
-                [readers[i] for i in cold], self.keywords_, cands, feats, self
-            )
-            out[cold] = fb_scores
-            info["keyword"] = {int(cold[i]): v for i, v in info["keyword"].items()}
-            parts["fallback"] = info
-        parts["personal"] = personal
-        return out, parts
+        return score_breakdown(self, [str(r) for r in readers], candidates).scores
 
     def rank(
         self,
@@ -335,8 +257,8 @@ class HybridRecommender:
         if not 0.0 <= diversity <= 1.0:
             raise InputError(f"diversity must be in [0, 1], got {diversity}")
         readers = [str(r) for r in dict.fromkeys(readers)]
-        scores, parts = self._scores_and_parts(readers, candidates)
-        return explain.build_lists(self, readers, scores, parts, k, exclude, threshold, diversity)
+        breakdown = score_breakdown(self, readers, candidates)
+        return explain.build_lists(breakdown, readers, k, exclude, threshold, diversity)
 
     # ----------------------------------------------------------------------------- updates
     def update(
@@ -362,7 +284,7 @@ class HybridRecommender:
             new = clean_papers(papers)
             new = new[~new["id"].isin(self.paper_index_)]
             if len(new):
-                feats = self._featurize(paper_texts(new))
+                feats = self.featurize(paper_texts(new))
                 for name, x in feats.items():
                     stack = sp.vstack if sp.issparse(x) else np.vstack
                     self.features_[name] = stack([self.features_[name], x])
@@ -404,46 +326,22 @@ class HybridRecommender:
         self.graph_ = grow(self.graph_.tocsr(), (n_readers, n_readers))
 
     # ----------------------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model atomically (temp file in the same folder, then rename)."""
+    def save(self, path: str | Path, *, extra: Mapping[str, Any] | None = None) -> None:
+        """Write the fitted model to one ``.npz`` file, atomically (see :mod:`recommender.persist`).
+
+        ``extra`` is JSON-able metadata stored in the same file (read back with
+        :func:`recommender.persist.read_extra`), so it changes together with the model.
+        """
         self._check_fitted()
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC)
-                fh.write(FORMAT_VERSION.to_bytes(4, "big"))
-                pickle.dump(self.__dict__, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        persist.save_model(self, path, extra=extra)
 
     @classmethod
-    def load(cls, path: str | Path) -> HybridRecommender:
-        """Read a model written by :meth:`save`; only load files you trust (pickle).
+    def load(cls, path: str | Path, *, cache_dir: str | Path | None = None) -> HybridRecommender:
+        """Read a model written by :meth:`save`; the file holds arrays and JSON only, no code.
 
         Raises
         ------
         ModelFormatError
             The file is not a paperdigest model, is of another format version, or is truncated.
         """
-        try:
-            with open(path, "rb") as fh:
-                magic = fh.read(len(_MAGIC))
-                if magic != _MAGIC:
-                    raise ModelFormatError(f"{path} is not a paperdigest recommender model")
-                version = int.from_bytes(fh.read(4), "big")
-                if version != FORMAT_VERSION:
-                    raise ModelFormatError(
-                        f"{path} has model format version {version}; this paperdigest reads "
-                        f"version {FORMAT_VERSION} (refit and save the model again)"
-                    )
-                state = pickle.load(fh)
-        except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError) as exc:
-            raise ModelFormatError(f"{path} is truncated or corrupt ({type(exc).__name__})") from exc
-        except OSError as exc:
-            raise ModelFormatError(f"cannot read model file {path}: {exc.strerror}") from exc
-        model = cls.__new__(cls)
-        model.__dict__.update(state)
-        return model
+        return persist.load_model(cls, path, cache_dir=cache_dir)

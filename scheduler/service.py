@@ -29,7 +29,7 @@ from paperdigest.scheduler.due import DueDigest, due_digests
 from paperdigest.scheduler.sources import Fetcher, Ingest, SourcePoller, default_fetchers
 from paperdigest.store import Store
 from paperdigest.store.jobs import digest_state, finish_job, newest_batch, prune_job_runs, start_job
-from paperdigest.store.readers import list_readers
+from paperdigest.store.readers import list_readers, wake_paused_readers
 
 __all__ = ["JOB_NAMES", "SchedulerService", "Sender"]
 
@@ -181,6 +181,8 @@ class SchedulerService:
     def due(self, now: dt.datetime | None = None) -> list[DueDigest]:
         """The digests due at ``now`` (default: the clock), from database state."""
         now = now or self.clock()
+        with self.store.transaction() as session:
+            wake_paused_readers(session, now)  # a dated pause that is over: due again today
         with self.store.read() as session:
             readers = list_readers(session, status="active")
             periods, last = digest_state(session, since=now - _PERIOD_HORIZON)

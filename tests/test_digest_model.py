@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from _digest_helpers import GRAPH, VISION, add_batch, add_readers, now
 from paperdigest.core import load_settings
 from paperdigest.digest import FileBackend, send_digests
 from paperdigest.ranking import load_model, refit_model
-from paperdigest.ranking.model_store import MODEL_FILE, WATERMARK_FILE
+from paperdigest.ranking.model_store import MODEL_FILE, model_info
 from paperdigest.store import Store
 from paperdigest.store.digests import get_digest, list_digests
 from paperdigest.store.feedback import record_feedback
@@ -30,9 +29,10 @@ def test_refit_writes_artifact_and_watermark(tfidf_store: Store) -> None:
         record_feedback(session, rid, papers[0], "like", "cli")
     info = refit_model(tfidf_store, tfidf_store.settings)
     folder = tfidf_store.settings.model_dir
-    assert sorted(p.name for p in folder.iterdir()) == [WATERMARK_FILE, MODEL_FILE]  # no temp files left
-    mark = json.loads((folder / WATERMARK_FILE).read_text())
-    assert mark["watermark_id"] == info["watermark_id"] == 1
+    # One file: the watermark lives in the model's metadata (one atomic write); no temp files left.
+    assert [p.name for p in folder.iterdir()] == [MODEL_FILE]
+    mark = model_info(tfidf_store.settings)
+    assert mark is not None and mark["watermark_id"] == info["watermark_id"] == 1
     assert (info["papers"], info["readers"], info["interactions"]) == (5, 1, 1)
 
 
@@ -72,3 +72,17 @@ def test_send_with_the_real_model(tfidf_store: Store, tmp_path: Path) -> None:
         assert "graph" in first[ids[0]].paper.title.lower()
         assert "image" in first[ids[1]].paper.title.lower()
         assert all(item.reason for item in first.values())
+
+
+def test_an_old_pickle_model_is_refused_with_the_refit_advice(tfidf_store: Store) -> None:
+    from paperdigest.recommender import ModelFormatError
+
+    add_batch(tfidf_store, GRAPH + VISION)
+    add_readers(tfidf_store, ("ann@example.org", ["graph"]))
+    path = tfidf_store.settings.model_dir / MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"PAPERDIGEST-RECOMMENDER\n" + (1).to_bytes(4, "big") + b"\x80\x05")
+    with pytest.raises(ModelFormatError, match=r"version 1.*refit"):
+        load_model(tfidf_store, tfidf_store.settings)
+    refit_model(tfidf_store, tfidf_store.settings)  # what the message advises
+    assert model_info(tfidf_store.settings) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +126,41 @@ def test_truncated_model_file(tmp_path: Path, model: HybridRecommender) -> None:
 def test_model_file_of_another_version(tmp_path: Path, model: HybridRecommender) -> None:
     path = tmp_path / "m.bin"
     model.save(path)
-    raw = bytearray(path.read_bytes())
-    header = len(b"PAPERDIGEST-RECOMMENDER\n")
-    raw[header : header + 4] = (FORMAT_VERSION + 1).to_bytes(4, "big")
-    path.write_bytes(bytes(raw))
-    with pytest.raises(ModelFormatError, match=f"version {FORMAT_VERSION + 1}"):
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["version"] = FORMAT_VERSION + 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ModelFormatError, match=f"version {FORMAT_VERSION + 1}.*refit"):
+        HybridRecommender.load(path)
+
+
+def test_old_pickle_model_file_asks_for_a_refit(tmp_path: Path) -> None:
+    # Format 1 was a header + pickle; it must be refused unread (a pickle can run code).
+    path = tmp_path / "m.bin"
+    path.write_bytes(b"PAPERDIGEST-RECOMMENDER\n" + (1).to_bytes(4, "big") + b"\x80\x05not read")
+    with pytest.raises(ModelFormatError, match=r"version 1; this paperdigest reads version 2 \(refit"):
+        HybridRecommender.load(path)
+
+
+def test_npz_with_pickled_objects_is_refused(tmp_path: Path, model: HybridRecommender) -> None:
+    path = tmp_path / "m.bin"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["features.embedding"] = np.array([object()], dtype=object)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ModelFormatError, match="truncated or corrupt"):
+        HybridRecommender.load(path)
+
+
+def test_foreign_npz_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.arange(3))
+    with pytest.raises(ModelFormatError, match="not a paperdigest"):
         HybridRecommender.load(path)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from paperdigest.core import load_settings
 from paperdigest.recommender.evaluation import run_evaluation
 from paperdigest.recommender.text import embeddings_available
 
@@ -48,6 +49,7 @@ def test_hybrid_beats_baselines_on_citeulike_subsample(tmp_path: Path, mode: str
         warm_users=warm if mode == "warm" else None,
         baselines=baselines,
         sample_readers=0,
+        cache_dir=load_settings().cache_dir,  # the application's embedding cache
     )
     methods = {name: res["sample"] for name, res in report["methods"].items()}
     hybrid = methods.pop("hybrid")

@@ -3,16 +3,16 @@
 A digest is now ``claimed`` (by a run, not yet handed to the server) before it is ``sending``; the
 owner and time let a later run tell a dead run's claim from a live one (issues #9 and #14).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_digest_claims
+Revises: 0002_reader_pages
 Create Date: 2026-12-02 04:40:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003_digest_claims'
+down_revision = '0002_reader_pages'
 branch_labels = None
 depends_on = None
 
