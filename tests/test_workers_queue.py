@@ -122,7 +122,11 @@ def test_sigkill_a_worker_mid_chunk_loses_and_doubles_nothing(tmp_path, smtp, pg
             workers[victim].proc.wait(10)
             kills_mid_run += inbox.count() < READERS
             workers[victim] = Worker(env)
-            states = wait_settled(store, f"batch:{batch}", READERS)
+            try:
+                states = wait_settled(store, f"batch:{batch}", READERS)
+            except AssertionError as exc:
+                logs = "\n".join(w.log() for w in workers)
+                raise AssertionError(f"trial {trial}: {exc}\nworker logs:\n{logs}") from None
             unknown_total += check_once(states, inbox.take(), max_unknown=1)
             workers[victim].wait_started()
         assert kills_mid_run >= TRIALS // 2, f"only {kills_mid_run} of {TRIALS} kills landed mid-run"

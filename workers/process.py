@@ -52,9 +52,6 @@ def serve(settings: Settings, *, poll_seconds: float = 0.2) -> int:
 
         declare_actor(broker, settings, deliver_chunk)
         worker = dramatiq.Worker(broker, queues={settings.queue_name}, worker_threads=1)
-        # One message at a time: a chunk waiting in this process's buffer is a chunk another worker
-        # could be sending, and one more to redeliver if this process dies.
-        worker.queue_prefetch = 1
         worker.start()
         log.info("worker started on queue %s", settings.queue_name)
         try:
