@@ -95,7 +95,19 @@ def _owner_gone(owner: str | None, claimed_at: dt.datetime | None, now: dt.datet
             return True
         except PermissionError:
             pass  # alive, another user's process
+        else:
+            if _zombie(pid):  # killed, not yet reaped by its parent: it sends nothing more
+                return True
     return claimed_at is None or now - claimed_at > lease
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def recover_claims(store: Store, *, lease: dt.timedelta = CLAIM_LEASE) -> tuple[list[int], list[int]]:

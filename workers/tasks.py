@@ -16,9 +16,22 @@ from paperdigest.core import Settings
 from paperdigest.core.errors import InvalidInput
 from paperdigest.store import Store
 
-__all__ = ["ModelCache", "run_chunk"]
+__all__ = ["ChunkBusy", "ModelCache", "run_chunk"]
 
 log = logging.getLogger("paperdigest.workers")
+
+
+class ChunkBusy(Exception):
+    """Some digests of the chunk are claimed by a process that still looks alive: retry later.
+
+    A worker killed mid-chunk can still exist (as a zombie) when the broker redelivers its chunk; acking
+    the chunk then would strand those digests. Raising makes Dramatiq retry with backoff, by which time
+    the owner is gone and its claims are taken over.
+    """
+
+
+def _held_elsewhere(detail: str) -> bool:
+    return detail.endswith((" is claimed", " is sending")) or detail.startswith("another run")
 
 
 def run_chunk(store: Store, settings: Settings, payload: dict[str, Any], ranker: Any) -> dict[str, int]:
@@ -38,6 +51,9 @@ def run_chunk(store: Store, settings: Settings, payload: dict[str, Any], ranker:
 
     report = send_digests(store, settings, now=now, readers=list(periods), period_for=period_for,
                           ranker=ranker)
+    held = [o.reader_id for o in report.outcomes if o.status == "skipped" and _held_elsewhere(o.detail)]
+    if held:
+        raise ChunkBusy(f"{len(held)} digest(s) of this chunk are claimed by another process; retrying")
     return report.counts()
 
 
