@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from paperdigest.recommender import Recommendation
 from paperdigest.store import Store
-from paperdigest.store.digests import interactions_after, latest_interaction, papers_by_id, recommender_inputs
+from paperdigest.store.digests import latest_interaction, papers_by_id, recommender_inputs
+from paperdigest.store.feedback import interactions_frame
 
 __all__ = ["BASELINE_POLICIES", "POLICIES", "StorePolicy", "make_policy"]
 
@@ -55,7 +56,7 @@ class StorePolicy:
         """Fold in reactions newer than the last call; returns the readers whose reactions changed."""
         with self.store.transaction() as session:
             mark = int(latest_interaction(session)[0] or 0)
-            fresh = interactions_after(session, self._mark) if mark > self._mark else None
+            fresh = interactions_frame(session, after_id=self._mark) if mark > self._mark else None
             missing = [] if fresh is None else [p for p in set(fresh["paper"]) if p not in self._texts]
             for pid, paper in papers_by_id(session, missing).items():
                 self._texts[pid] = _text(paper.title, paper.abstract or "")

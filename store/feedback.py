@@ -155,11 +155,13 @@ def trains_model() -> ColumnElement[bool]:
     return Interaction.current.is_(True) & Interaction.kind.in_(_REACTIONS)
 
 
-def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+def interactions_frame(session: Session, since: dt.datetime | None = None, *, after_id: int = 0
+                       ) -> pd.DataFrame:
     """Recommender input: current likes/dislikes (see :func:`trains_model`), one row each.
 
     Columns: ``reader`` (str id), ``paper``, ``kind`` (like, dislike), ``time`` (UTC).
-    Readers who unsubscribed are left out.
+    Readers who unsubscribed are left out. ``after_id`` keeps only interactions newer than a model's
+    watermark (the fold-in before a tick).
     """
     stmt = (
         select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
@@ -170,6 +172,8 @@ def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd
     )
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
+    if after_id:
+        stmt = stmt.where(Interaction.id > after_id)
     rows = session.execute(stmt).all()
     import pandas as pd
 

@@ -329,18 +329,6 @@ def _fill_gaps(known: Paper, paper: NewPaper, arxiv: str | None, by_arxiv: dict[
         known.published = paper.published
 
 
-def papers_since(session: Session, when: dt.datetime) -> list[Paper]:
-    """Papers linked to any batch fetched at or after ``when``, oldest batch first, no repeats."""
-    rows = session.execute(
-        select(Paper, func.min(Batch.fetched_at).label("first"))
-        .join(BatchPaper, BatchPaper.paper_id == Paper.id)
-        .join(Batch, Batch.id == BatchPaper.batch_id)
-        .where(Batch.fetched_at >= when)
-        .group_by(Paper.id)
-        .order_by("first", Paper.id)
-    )
-    return [row[0] for row in rows]
-
 
 def papers_in_batches(session: Session, batch_ids: Sequence[int]) -> list[Paper]:
     """Distinct papers of the given batches, in batch then page order."""
@@ -416,3 +404,16 @@ def get_batch(session: Session, batch_id: int) -> Batch:
     if batch is None:
         raise NotFound(f"no batch with id {batch_id}")
     return batch
+
+
+def papers_since(session: Session, when: dt.datetime) -> list[Paper]:
+    """Papers linked to any batch fetched at or after ``when``, oldest batch first, no repeats."""
+    rows = session.execute(
+        select(Paper, func.min(Batch.fetched_at).label("first"))
+        .join(BatchPaper, BatchPaper.paper_id == Paper.id)
+        .join(Batch, Batch.id == BatchPaper.batch_id)
+        .where(Batch.fetched_at >= when)
+        .group_by(Paper.id)
+        .order_by("first", Paper.id)
+    )
+    return [row[0] for row in rows]

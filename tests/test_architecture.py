@@ -26,8 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
     # The simulation drives the whole product from outside, as an operator's tool would.
     "simulate": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    "workers": {"core", "store", "ingest", "ranking", "digest", "recommender", "scheduler"},
     "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler",
-              "reports", "simulate"},
+              "reports", "simulate", "workers"},
 }
 ROOMS = sorted(ALLOWED)
 

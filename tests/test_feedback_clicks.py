@@ -10,7 +10,6 @@ from conftest import free_port
 from paperdigest.digest import TokenCodec
 from paperdigest.ranking import refit_model
 from paperdigest.store import Store
-from paperdigest.store.digests import interactions_after
 from paperdigest.store.feedback import interactions_frame
 from paperdigest.store.models import Interaction
 from paperdigest.web import create_app
@@ -41,7 +40,7 @@ def _burst_then_like(store: Store, codec: TokenCodec, rid: int, papers: list[str
             assert scanner.get(link).status_code in (200, 302)
     with store.transaction() as session:
         assert len(interactions_frame(session)) == 0
-        assert len(interactions_after(session, 0)) == 0
+        assert len(interactions_frame(session, after_id=0)) == 0
         clicks = session.scalar(select(func.count()).where(Interaction.kind == "click"))
     assert clicks == len(papers)  # kept for statistics
     # The person then presses "More like this" on one paper: only that trains.
