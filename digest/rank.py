@@ -12,17 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from paperdigest.core import Settings
+from paperdigest.core.chunks import chunked
 from paperdigest.digest.compose import ItemInfo, ReaderInfo, paper_info
 from paperdigest.ranking.model_store import Ranker, papers_frame
 from paperdigest.store import Store
 from paperdigest.store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
 
-__all__ = ["SCORE_THRESHOLD", "PreparedReader", "rank_readers"]
+__all__ = ["PreparedReader", "rank_readers"]
 
 _CHUNK = 200
-# Scores of HybridRecommender are only comparable within one reader's list, so no global cut-off
-# is safe; None lets the recommender decide. A digest is "empty" when it returns nothing.
-SCORE_THRESHOLD: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,9 @@ def rank_readers(
         frame = papers_frame([papers[pid] for pid in pool])
         k = max(m.reader.digest_size for m in rankable)
         exclude = {str(m.reader.id): set(m.seen) & set(pool) for m in rankable}
-        ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude,
-                             threshold=SCORE_THRESHOLD)
+        # No score threshold: HybridRecommender's scores are only comparable within one reader's
+        # list, so no global cut-off is safe. A digest is "empty" when the ranker returns nothing.
+        ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude)
         for m in rankable:
             recs = [r for r in ranked.get(str(m.reader.id), []) if r.paper_id in papers
                     and r.paper_id not in m.seen][: m.reader.digest_size]
@@ -88,8 +87,7 @@ def rank_readers(
 
 
 def _record(store: Store, results: list[tuple[PreparedReader, list[ItemInfo], str]]) -> None:
-    for start in range(0, len(results), _CHUNK):
-        chunk = results[start:start + _CHUNK]
+    for chunk in chunked(results, _CHUNK):
         filled = {p.digest_id: [NewItem(i.paper.id, i.score, i.reason) for i in items]
                   for p, items, _ in chunk if p.digest_id is not None and items}
         empty = {p.digest_id: note for p, items, note in chunk if p.digest_id is not None and not items}
