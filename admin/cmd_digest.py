@@ -159,16 +159,19 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
 ) -> None:
-    """Run the feedback web app (More/Less like this, unsubscribe, click links) under uvicorn."""
+    """Run the web app (feedback links, reader settings, archive, feeds, subscribe) under uvicorn."""
     import uvicorn
     from paperdigest.web import create_app
+    from paperdigest.web.logs import install_token_filter
 
     app_ctx = get_context(ctx)
     app = create_app(app_ctx.settings)
-    console.print(f"Serving feedback links on http://{host}:{port} (base URL in emails: "
+    console.print(f"Serving the web app on http://{host}:{port} (base URL in emails: "
                   f"{app_ctx.settings.base_url}).", markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="debug" if app_ctx.debug else "warning",
-                proxy_headers=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="debug" if app_ctx.debug else "warning",
+                            proxy_headers=True)
+    install_token_filter()  # after Config, which (re)configures uvicorn's loggers
+    uvicorn.Server(config).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from paperdigest.store.readers import (
     fields_from_row,
     find_reader,
     list_readers,
+    relink_reader,
     remove_reader,
     update_reader,
 )
@@ -41,6 +42,8 @@ def _record(reader: Reader) -> dict[str, Any]:
         "send_hour": reader.send_hour, "timezone": reader.timezone,
         "digest_size": reader.digest_size, "format": reader.format,
         "keywords": list(reader.keywords or []),
+        "paused_until": reader.paused_until, "min_relevance": reader.min_relevance,
+        "web_notice": reader.web_notice,
         "created_at": reader.created_at, "updated_at": reader.updated_at,
     }
 
@@ -55,7 +58,7 @@ def users_add(
     weekday: str | None = typer.Option(None, "--weekday", help="mon..sun (weekly cadence)."),
     send_hour: int = typer.Option(8, "--send-hour", help="Local hour 0-23 to send at."),
     digest_size: int | None = typer.Option(None, "--size", help="Papers per digest."),
-    fmt: str = typer.Option("email", "--format", help="email or html (archive page)."),
+    fmt: str = typer.Option("email", "--format", help="email, html (web page) or feed (Atom)."),
     keywords: list[str] | None = typer.Option(
         None, "--keyword", "-k", help="Interest keyword (repeat, or comma separated)."
     ),
@@ -150,6 +153,31 @@ def users_remove(
         email = reader.email
         remove_reader(session, reader)
     console.print(f"Removed reader <{email}>.", markup=False)
+
+
+@users.command("relink")
+def users_relink(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="Reader id or email."),
+    show: bool = typer.Option(False, "--show", help="Print the new settings, archive and feed links."),
+) -> None:
+    """Revoke a reader's leaked settings/archive/feed links; the next email carries new ones."""
+    from paperdigest.digest.compose import reader_info, reader_page_url
+    from paperdigest.digest.tokens import TokenCodec
+
+    app_ctx = get_context(ctx)
+    with app_ctx.store() as store, store.transaction() as session:
+        reader = find_reader(session, user)
+        generation = relink_reader(session, reader)
+        info, email = reader_info(reader), reader.email
+        codec = TokenCodec(store.secret_keys(), app_ctx.settings.feedback_max_age_days)
+        links = {p: reader_page_url(app_ctx.settings, codec, p, info)
+                 for p in ("settings", "archive", "feed")}
+    console.print(f"Revoked the page links of reader {info.id} <{email}> (link generation {generation}).",
+                  markup=False)
+    if show:
+        for purpose, url in links.items():
+            console.print(f"{purpose}: {url}", markup=False)
 
 
 @users.command("import")

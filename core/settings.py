@@ -12,6 +12,7 @@ to ``<home>/secret.key`` with mode 0600 (see :mod:`store.secrets`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -176,6 +177,9 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("feedback_max_age_days", _int, 180, "Days a feedback link stays valid."),
     _Field("list_id", _str, "paperdigest.localhost", "List-Id domain of digest emails."),
     _Field("log_format", _str, "text", "Log lines: 'text' or 'json'."),
+    _Field("signup", _str, "off",
+           "Self-service subscribe page (double opt-in): 'off', 'open', or 'domain:example.org'"
+           " (comma separate several domains)."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
@@ -210,6 +214,20 @@ class Settings:
     feedback_max_age_days: int = 180
     list_id: str = "paperdigest.localhost"
     log_format: str = "text"
+    signup: str = "off"
+
+    @property
+    def signup_enabled(self) -> bool:
+        return self.signup != "off"
+
+    def signup_allows(self, email: str) -> bool:
+        """Whether the subscribe page accepts this (already validated) address."""
+        if self.signup == "open":
+            return True
+        if not self.signup.startswith("domain:"):
+            return False
+        domains = {d.strip().lower() for d in self.signup[len("domain:"):].split(",")}
+        return email.rsplit("@", 1)[-1].lower() in domains
 
     @property
     def secret_key_path(self) -> Path:
@@ -385,6 +403,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{_origin(origins, 'content_backend')}: must be auto, embedding or tfidf")
     if values["log_format"] not in {"text", "json"}:
         raise ConfigError(f"{_origin(origins, 'log_format')}: must be 'text' or 'json'")
+    values["signup"] = _signup(values["signup"], _origin(origins, "signup"))
     unknown_sources = set(values["sources"]) - {"hf", "arxiv", "watch"}
     if unknown_sources:
         raise ConfigError(
@@ -398,6 +417,22 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     if values["watch_dir"] is None and "watch" in values["sources"]:
         values["watch_dir"] = home / "inbox"
     return Settings(**values)
+
+
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def _signup(value: str, origin: str) -> str:
+    text = value.strip().lower()
+    if text in {"off", "open"}:
+        return text
+    if text.startswith("domain:"):
+        domains = [d.strip() for d in text[len("domain:"):].split(",")]
+        bad = next((d for d in domains if not _DOMAIN.fullmatch(d)), None)
+        if bad is None and domains:
+            return "domain:" + ",".join(domains)
+        raise ConfigError(f"{origin}: not a domain name: {bad!r}")
+    raise ConfigError(f"{origin}: must be 'off', 'open' or 'domain:example.org', got {value!r}")
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

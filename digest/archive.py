@@ -18,6 +18,7 @@ __all__ = ["archive_folder", "write_archive_page"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _META = re.compile(r'<meta name="paperdigest" content="(\d+)\|([^"]*)">')
+_DATE = re.compile(r'<meta name="paperdigest-date" content="([^"]*)">')
 
 
 def archive_folder(settings: Settings, reader_id: int) -> Path:
@@ -31,7 +32,8 @@ def write_archive_page(settings: Settings, reader: ReaderInfo, period: str, view
     html = render_page(view)
     top = view.items[0].short_title if view.items else ""
     # A tiny machine-readable marker lets the index be rebuilt from the pages alone.
-    marker = f'<meta name="paperdigest" content="{len(view.items)}|{_attr(top)}">'
+    marker = (f'<meta name="paperdigest" content="{len(view.items)}|{_attr(top)}">\n'
+              f'<meta name="paperdigest-date" content="{_attr(view.date_label)}">')
     html = html.replace("<head>", "<head>\n" + marker, 1)
     page = folder / name
     write_atomic(page, html.encode("utf-8"))
@@ -57,5 +59,7 @@ def _entries(folder: Path) -> list[IndexEntry]:
         head = page.read_text(encoding="utf-8")[:2000]
         match = _META.search(head)
         count, top = (int(match.group(1)), _unattr(match.group(2))) if match else (0, "")
-        entries.append(IndexEntry(period=page.stem, href=page.name, count=count, top_title=top))
+        date = _DATE.search(head)
+        entries.append(IndexEntry(period=page.stem, href=page.name, count=count, top_title=top,
+                                  label=_unattr(date.group(1)) if date else ""))
     return entries

@@ -20,7 +20,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus, urlsplit
 
 from paperdigest.core.errors import InvalidInput
 from paperdigest.core.settings import Settings
@@ -30,14 +31,19 @@ from paperdigest.digest.render import (
     DigestView,
     ItemView,
     authors_line,
-    format_period,
+    period_heading,
     render_email_html,
+    render_notice_html,
+    render_notice_text,
     render_text,
     shorten,
     snippet,
 )
 from paperdigest.digest.tokens import TokenCodec
 from paperdigest.store.readers import validate_email
+
+if TYPE_CHECKING:  # rows are only read here; the ORM stays the store's business
+    from paperdigest.store.models import Paper, Reader
 
 __all__ = [
     "SUBJECT_CHARS",
@@ -48,8 +54,13 @@ __all__ = [
     "build_message",
     "build_view",
     "compose_message",
+    "compose_notice",
     "is_web_url",
     "message_id_for",
+    "paper_info",
+    "paper_links",
+    "reader_info",
+    "reader_page_url",
 ]
 
 SUBJECT_CHARS = 120
@@ -57,6 +68,8 @@ SUBJECT_CHARS = 120
 # allow RFC 5322's hard limit instead of the 78-column soft one.
 _POLICY = SMTP.clone(max_line_length=998)
 _ID_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
+_ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
+SEARCH_URL = "https://scholar.google.com/scholar?q="  # last resort when a paper has no address
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,8 @@ class ReaderInfo:
     digest_size: int = 10
     keywords: tuple[str, ...] = ()
     status: str = "active"
+    link_generation: int = 0
+    web_notice: bool = True  # html/feed readers: a short notice email when a page is up
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class PaperInfo:
     abstract: str = ""
     authors: tuple[str, ...] = ()
     url: str | None = None
+    arxiv_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,44 @@ class ItemInfo:
     paper: PaperInfo
     score: float
     reason: str = ""
+
+
+def paper_info(paper: Paper) -> PaperInfo:
+    """The one Paper row -> :class:`PaperInfo` conversion (ranking, delivery, web pages)."""
+    return PaperInfo(paper.id, paper.title, paper.abstract or "", tuple(paper.authors or ()),
+                     paper.url, paper.arxiv_id)
+
+
+def reader_info(reader: Reader) -> ReaderInfo:
+    """A plain snapshot of a reader row, safe to use after the session closes."""
+    return ReaderInfo(id=reader.id, email=reader.email or "", name=reader.name or "",
+                      timezone=reader.timezone or "UTC", format=reader.format or "email",
+                      digest_size=reader.digest_size or 10, keywords=tuple(reader.keywords or ()),
+                      status=reader.status, link_generation=reader.link_generation or 0,
+                      web_notice=bool(reader.web_notice if reader.web_notice is not None else True))
+
+
+def reader_page_url(settings: Settings, codec: TokenCodec, purpose: str, reader: ReaderInfo) -> str:
+    """Absolute URL of a reader's settings page, archive or feed (see :mod:`paperdigest.web`)."""
+    token = codec.page(purpose, reader.id, reader.link_generation)
+    path = {"settings": "s", "archive": "a", "feed": "feed"}[purpose]
+    return f"{settings.base_url}/{path}/{token}" + ("/" if purpose == "archive" else "")
+
+
+def paper_links(paper: PaperInfo, has_url: bool | None = None
+                ) -> tuple[str | None, str | None, str | None, str | None]:
+    """``(arxiv_id, abstract_url, pdf_url, search_url)`` of a paper.
+
+    arXiv papers get their abstract and PDF pages; a paper with neither an arXiv id nor a web
+    address gets a search link built from its title, so every paper has somewhere to go.
+    """
+    arxiv = (paper.arxiv_id or "").strip()
+    if arxiv and _ARXIV_ID.fullmatch(arxiv):
+        return arxiv, f"https://arxiv.org/abs/{arxiv}", f"https://arxiv.org/pdf/{arxiv}", None
+    if is_web_url(paper.url) if has_url is None else has_url:
+        return None, None, None, None
+    title = " ".join(paper.title.split())[:300]
+    return None, None, None, (SEARCH_URL + quote_plus(title)) if title else None
 
 
 def is_web_url(url: str | None) -> bool:
@@ -100,16 +154,22 @@ def is_web_url(url: str | None) -> bool:
 
 def build_view(
     reader: ReaderInfo, digest_id: int | None, period: str, items: Sequence[ItemInfo],
-    settings: Settings, codec: TokenCodec,
+    settings: Settings, codec: TokenCodec, *, today: dt.date | None = None,
 ) -> DigestView:
-    """The template view-model of one digest, with signed links for every button."""
+    """The template view-model of one digest, with signed links for every button.
+
+    ``today`` dates a digest whose period is not a date (``batch:17``); default: the reader's
+    local date now. Headings carry dates, never internal batch numbers.
+    """
     base = settings.base_url
     views: list[ItemView] = []
     for rank, item in enumerate(items, start=1):
         paper = item.paper
         title = shorten(paper.title, TITLE_CHARS) or paper.id
+        has_url = is_web_url(paper.url)
+        arxiv_id, abs_url, pdf_url, search_url = paper_links(paper, has_url)
         link = None
-        if is_web_url(paper.url):
+        if has_url:
             link = f"{base}/c/{codec.click(reader.id, paper.id, digest_id)}"
         views.append(ItemView(
             rank=rank, paper_id=paper.id, title=title,
@@ -118,6 +178,7 @@ def build_view(
             reason=shorten(item.reason, 300),
             more_url=f"{base}/f/{codec.feedback(reader.id, paper.id, 'like', digest_id)}",
             less_url=f"{base}/f/{codec.feedback(reader.id, paper.id, 'dislike', digest_id)}",
+            arxiv_id=arxiv_id, abs_url=abs_url, pdf_url=pdf_url, search_url=search_url,
         ))
     count = len(views)
     noun = "paper" if count == 1 else "papers"
@@ -125,16 +186,32 @@ def build_view(
     subject = shorten(f"{count} new {noun} for you — {top}" if top else f"{count} new {noun} for you",
                       SUBJECT_CHARS)
     greeting = f"Hello {shorten(reader.name, 60)}, here" if reader.name.strip() else "Here"
+    when = period_heading(period, today, lambda: _reader_today(reader))
+    archive = reader_page_url(settings, codec, "archive", reader)
     return DigestView(
         subject=subject,
         heading=f"{count} new {noun} for you",
-        intro=f"{greeting} are the newest papers picked for you ({format_period(period)}).",
+        intro=f"{greeting} are the newest papers picked for you ({when}).",
         period=period,
         reader_email=reader.email,
         keywords=", ".join(reader.keywords[:10]),
         items=views,
         unsubscribe_url=f"{base}/u/{codec.unsubscribe(reader.id)}",
+        date_label=when,
+        settings_url=reader_page_url(settings, codec, "settings", reader),
+        browser_url=archive + (str(digest_id) if digest_id is not None else ""),
+        archive_url=archive,
     )
+
+
+def _reader_today(reader: ReaderInfo) -> dt.date:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(reader.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return dt.datetime.now(zone).date()
 
 
 def message_id_for(digest_id: int, reader_id: int, period: str, settings: Settings) -> str:
@@ -249,26 +326,41 @@ def compose_message(
     :func:`build_message` parses these bytes back into an ``EmailMessage``; tests check both.
     Raises :class:`InvalidInput` when the reader has no usable email address.
     """
+    return _compose(view.subject, render_text(view), render_email_html(view), view.unsubscribe_url,
+                    reader, message_id=message_id, settings=settings, now=now)
+
+
+def compose_notice(
+    view: DigestView, reader: ReaderInfo, *, message_id: str, settings: Settings, now: dt.datetime,
+) -> Composed:
+    """The short "your digest page is up" email of a web-page or feed reader (no paper list)."""
+    subject = shorten(f"Your paperdigest for {view.date_label} is up — {len(view.items)} papers",
+                      SUBJECT_CHARS)
+    return _compose(subject, render_notice_text(view), render_notice_html(view), view.unsubscribe_url,
+                    reader, message_id=message_id, settings=settings, now=now)
+
+
+def _compose(subject: str, text: str, html: str, unsubscribe_url: str, reader: ReaderInfo, *,
+             message_id: str, settings: Settings, now: dt.datetime) -> Composed:
     to = _recipient(reader)
     sender_name, sender = _sender(settings.from_addr)
-    html = render_email_html(view)
     boundary = f"=_pd_{secrets.token_hex(16)}"  # "=_" never occurs in QP; 128 random bits
     mailto = f"mailto:{sender}?subject={quote('unsubscribe')}"
     head = b"".join((
         _header("From", _address(sender_name, sender)),
         _header("To", _address(to.display_name, to.addr_spec)),
-        _header("Subject", view.subject),
+        _header("Subject", subject),
         _header("Date", _date(now)),
         _header("Message-ID", message_id),
         _header("List-Id", f"paperdigest <{settings.list_id}>"),
-        _header("List-Unsubscribe", f"<{view.unsubscribe_url}>, <{mailto}>"),
+        _header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
         _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         _header("Auto-Submitted", "auto-generated"),
         b"MIME-Version: 1.0\r\n",
         _header("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     ))
     part = '--{b}\r\nContent-Type: text/{t}; charset="utf-8"\r\nContent-Transfer-Encoding: {e}\r\n\r\n'
-    text_cte, text_body = _body(render_text(view))
+    text_cte, text_body = _body(text)
     html_cte, html_body = _body(html)
     data = b"".join((
         head, b"\r\n",

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from paperdigest.core import Settings
+from paperdigest.core.errors import InvalidInput
 from paperdigest.digest.archive import write_archive_page
 from paperdigest.digest.compose import (
     ItemInfo,
-    PaperInfo,
     ReaderInfo,
     build_view,
     compose_message,
+    compose_notice,
     message_id_for,
+    paper_info,
 )
 from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
 from paperdigest.digest.tokens import TokenCodec
@@ -59,8 +61,7 @@ class _Job:
 
 
 def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
-    return [ItemInfo(PaperInfo(p.id, p.title, p.abstract or "", tuple(p.authors or ()), p.url),
-                     item.score, item.reason) for item, p in pairs]
+    return [ItemInfo(paper_info(p), item.score, item.reason) for item, p in pairs]
 
 
 def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo, int, str]],
@@ -86,12 +87,20 @@ def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo
                 job = _Job(reader, digest_id, period, len(infos))
                 try:
                     view = build_view(reader, digest_id, period, infos, settings, codec)
-                    if reader.format == "html":
+                    if reader.format != "email":  # a web page (html) or the Atom feed
                         write_archive_page(settings, reader, period, view)
-                        pending.append((job, DeliveryResult("sent")))
-                        continue
-                    mail = compose_message(view, reader, message_id=claimed[digest_id],
-                                           settings=settings, now=now)
+                        if not reader.web_notice:  # the reader chose no notice email
+                            pending.append((job, DeliveryResult("sent")))
+                            continue
+                        try:
+                            mail = compose_notice(view, reader, message_id=claimed[digest_id],
+                                                  settings=settings, now=now)
+                        except InvalidInput:  # no usable address: the page is up, skip the note
+                            pending.append((job, DeliveryResult("sent")))
+                            continue
+                    else:
+                        mail = compose_message(view, reader, message_id=claimed[digest_id],
+                                               settings=settings, now=now)
                 except Exception as exc:
                     # Nothing of these left yet: give them back before the error propagates.
                     with store.transaction() as session:

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from paperdigest.core import Settings
-from paperdigest.digest.compose import ItemInfo, PaperInfo, ReaderInfo
+from paperdigest.digest.compose import ItemInfo, ReaderInfo, paper_info
 from paperdigest.ranking.model_store import Ranker, papers_frame
 from paperdigest.store import Store
 from paperdigest.store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
-from paperdigest.store.models import Paper
 
 __all__ = ["SCORE_THRESHOLD", "PreparedReader", "rank_readers"]
 
@@ -35,10 +34,6 @@ class PreparedReader:
     digest_id: int | None  # None in a dry run
     since: dt.datetime
     seen: set[str] = field(default_factory=set)
-
-
-def _paper_info(paper: Paper) -> PaperInfo:
-    return PaperInfo(paper.id, paper.title, paper.abstract or "", tuple(paper.authors or ()), paper.url)
 
 
 def rank_readers(
@@ -82,7 +77,7 @@ def rank_readers(
         for m in rankable:
             recs = [r for r in ranked.get(str(m.reader.id), []) if r.paper_id in papers
                     and r.paper_id not in m.seen][: m.reader.digest_size]
-            items = [ItemInfo(_paper_info(papers[r.paper_id]), float(r.score), str(r.reason or ""))
+            items = [ItemInfo(paper_info(papers[r.paper_id]), float(r.score), str(r.reason or ""))
                      for r in recs]
             note = "" if items else (f"none of the {len(pool)} new papers passed the recommender's"
                                      " threshold")

@@ -7,10 +7,11 @@ view-models only — never ORM rows — so rendering needs no database session.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import css_inline
@@ -23,11 +24,14 @@ __all__ = [
     "authors_line",
     "environment",
     "format_period",
+    "period_heading",
     "render_email_html",
     "render_index",
+    "render_notice_html",
+    "render_notice_text",
     "render_page",
+    "render_template",
     "render_text",
-    "render_web_page",
     "shorten",
     "snippet",
 ]
@@ -54,6 +58,15 @@ class ItemView:
     reason: str
     more_url: str
     less_url: str
+    arxiv_id: str | None = None
+    abs_url: str | None = None  # arXiv abstract page
+    pdf_url: str | None = None
+    search_url: str | None = None  # only when the paper has no address at all
+
+    @property
+    def href(self) -> str | None:
+        """Where the title links: the tracked stored URL, else arXiv, else a title search."""
+        return self.link_url or self.abs_url or self.search_url
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,10 @@ class DigestView:
     keywords: str
     items: Sequence[ItemView]
     unsubscribe_url: str
+    date_label: str = ""
+    settings_url: str = ""
+    browser_url: str = ""  # this digest on the web ("view in browser")
+    archive_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,7 @@ class IndexEntry:
     href: str
     count: int
     top_title: str
+    label: str = ""  # the date a reader sees; the period when a page predates labels
 
 
 def shorten(text: str, limit: int) -> str:
@@ -191,21 +209,47 @@ def render_text(view: DigestView) -> str:
     return environment().get_template("email.txt").render(view=view)
 
 
-def render_page(view: DigestView) -> str:
+def render_page(view: DigestView, index_href: str = "index.html") -> str:
     """The standalone archive page of one digest (a stylesheet, no inlining needed)."""
-    return environment().get_template("page.html").render(view=view)
+    # The page is what "View in browser" opens: it does not link to itself.
+    return environment().get_template("page.html").render(view=replace(view, browser_url=""),
+                                                          index_href=index_href)
 
 
 def render_index(entries: Sequence[IndexEntry]) -> str:
     return environment().get_template("index.html").render(entries=entries)
 
 
-def render_web_page(heading: str, message: str = "", action: str | None = None, button: str = "",
-                    **extra: Any) -> str:
-    """The small pages of the feedback web app (confirm, thanks, errors)."""
-    return environment().get_template("web_page.html").render(
-        heading=heading, message=message, action=action, button=button, **extra
-    )
+def render_notice_text(view: DigestView) -> str:
+    return environment().get_template("notice.txt").render(view=view)
+
+
+def render_notice_html(view: DigestView) -> str:
+    return _inliner().inline(environment().get_template("notice.html").render(view=view))
+
+
+def render_template(template: str, /, **context: Any) -> str:
+    """Any page of the web app (``templates/<name>``) from plain values."""
+    return environment().get_template(template).render(**context)
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def period_heading(period: str, today: dt.date | None,
+                   default_today: Callable[[], dt.date] = dt.date.today) -> str:
+    """What a reader sees for a period: '2026-11-25' -> 'Wednesday, 25 November 2026',
+    '2026-W48' -> 'week of Monday, 23 November 2026'; anything else (``batch:17``) -> ``today``
+    (``default_today()`` when None: only asked for when needed)."""
+    try:
+        if len(period) == 10:
+            return _long_date(dt.date.fromisoformat(period))
+        if len(period) == 8 and period[4:6] == "-W":
+            return "week of " + _long_date(dt.date.fromisocalendar(int(period[:4]), int(period[6:]), 1))
+    except ValueError:
+        pass
+    return _long_date(today if today is not None else default_today())
 
 
 def format_period(period: str) -> str:

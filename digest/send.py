@@ -26,6 +26,7 @@ from paperdigest.digest.compose import (
     ItemInfo,
     ReaderInfo,
     build_view,
+    reader_info,
 )
 from paperdigest.digest.delivery import DeliveryBackend, make_backend
 from paperdigest.digest.dispatch import MAX_ATTEMPTS, Delivered, deliver_ready
@@ -44,7 +45,7 @@ from paperdigest.store.digests import (
     seen_many,
 )
 from paperdigest.store.models import Reader
-from paperdigest.store.readers import list_readers, validate_email
+from paperdigest.store.readers import list_readers, validate_email, wake_paused_readers
 
 __all__ = [
     "FIRST_DIGEST_DAYS",
@@ -124,14 +125,6 @@ def default_period(reader: Reader, now: dt.datetime) -> str:
     return now.astimezone(zone).date().isoformat()
 
 
-def reader_info(reader: Reader) -> ReaderInfo:
-    """A plain snapshot of a reader row, safe to use after the session closes."""
-    return ReaderInfo(id=reader.id, email=reader.email or "", name=reader.name or "",
-                      timezone=reader.timezone or "UTC", format=reader.format or "email",
-                      digest_size=reader.digest_size or 10, keywords=tuple(reader.keywords or ()),
-                      status=reader.status)
-
-
 def _address_problem(reader: ReaderInfo) -> str | None:
     if reader.format != "email":
         return None
@@ -150,6 +143,7 @@ def _select_readers(store: Store, ids: Sequence[int] | None, now: dt.datetime,
     chosen: list[tuple[ReaderInfo, str]] = []
     skipped: list[ReaderOutcome] = []
     with store.transaction() as session:
+        wake_paused_readers(session, now)  # a dated pause that is over ends before choosing
         if ids is None:
             rows = list_readers(session, "active")
         else:

@@ -23,7 +23,7 @@ from paperdigest.scheduler.due import DueDigest, due_digests
 from paperdigest.scheduler.sources import Fetcher, Ingest, SourcePoller, default_fetchers
 from paperdigest.store import Store
 from paperdigest.store.jobs import digest_state, finish_job, mark_interrupted_sends, newest_batch, start_job
-from paperdigest.store.readers import list_readers
+from paperdigest.store.readers import list_readers, wake_paused_readers
 
 __all__ = ["JOB_NAMES", "SchedulerService", "Sender"]
 
@@ -177,6 +177,7 @@ class SchedulerService:
         """The digests due at ``now`` (default: the clock), from database state."""
         now = now or self.clock()
         with self.store.transaction() as session:
+            wake_paused_readers(session, now)  # a dated pause that is over: due again today
             readers = list_readers(session, status="active")
             periods, last = digest_state(session, since=now - _PERIOD_HORIZON)
             newest = newest_batch(session, now)

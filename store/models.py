@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 CADENCES = ("each_batch", "daily", "weekly")
-FORMATS = ("email", "html")
+# email: the digest itself; html: a web page (short notice email or none); feed: the Atom feed.
+FORMATS = ("email", "html", "feed")
 READER_STATUSES = ("active", "paused", "unsubscribed")
 INTERACTION_KINDS = ("like", "dislike", "click", "save", "unlike")
 INTERACTION_SOURCES = ("cli", "email", "web", "import")
@@ -114,6 +116,14 @@ class Reader(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # Bumped by `users relink`: every settings/archive/feed link issued before stops working.
+    link_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped by every settings change from the web page, so a replayed form POST is refused.
+    settings_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # last paused day
+    min_relevance: Mapped[float | None] = mapped_column(Float, nullable=True)  # 0..1, None = any
+    # Web-page and feed readers: a short "your digest is up" email (True) or nothing (False).
+    web_notice: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Batch(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -9,24 +10,35 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
-from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Reader, utcnow
-from sqlalchemy import func, select
+from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "KEYWORDS_MAX",
     "WEEKDAYS",
+    "Reaction",
     "ReaderFields",
     "add_reader",
+    "bump_settings_rev",
     "fields_from_row",
     "find_reader",
     "list_readers",
+    "local_today",
     "mask_email",
+    "pause_reader",
+    "reactions_with_titles",
+    "relink_reader",
     "remove_reader",
+    "reset_personalisation",
+    "resume_reader",
     "update_reader",
     "validate_email",
+    "wake_paused_readers",
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KEYWORDS_MAX = 2000  # characters of a keyword list as typed; longer is refused, not cut
 # Deliberately simple: one @, a dotted domain, no spaces or angle brackets. Deliverability is the
 # SMTP server's call; this catches typos and header injection.
 _EMAIL_RE = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -64,6 +76,10 @@ class ReaderFields:
     format: str | None = None
     keywords: list[str] | None = None
     status: str | None = None
+    min_relevance: float | None = None
+    web_notice: bool | None = None
+    # Nullable fields to set to NULL (``None`` above means "leave as is").
+    clear: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> dict[str, Any]:
@@ -106,6 +122,17 @@ class ReaderFields:
             if self.status not in READER_STATUSES:
                 raise InvalidInput(f"status must be one of {', '.join(READER_STATUSES)}")
             out["status"] = self.status
+        if self.min_relevance is not None:
+            value = float(self.min_relevance)
+            if not 0.0 <= value <= 1.0:  # also refuses NaN
+                raise InvalidInput(f"minimum relevance must be between 0 and 1, got {self.min_relevance}")
+            out["min_relevance"] = value
+        if self.web_notice is not None:
+            out["web_notice"] = bool(self.web_notice)
+        for name in self.clear:
+            if name not in {"min_relevance", "paused_until", "weekday"}:
+                raise InvalidInput(f"{name} cannot be cleared")
+            out[name] = None
         return out
 
 
@@ -122,6 +149,9 @@ def _weekday(value: str | int) -> int:
 
 
 def _keywords(values: Iterable[str]) -> list[str]:
+    values = [str(v) for v in values]
+    if sum(len(v) for v in values) > KEYWORDS_MAX:
+        raise InvalidInput(f"the keyword list is longer than {KEYWORDS_MAX} characters")
     out: list[str] = []
     for value in values:
         for part in str(value).split(","):
@@ -220,3 +250,103 @@ def fields_from_row(row: Mapping[str, str]) -> ReaderFields:
         keywords=[k for k in get.get("keywords", "").replace(";", ",").split(",") if k.strip()],
         extra={k: v for k, v in get.items() if k not in known},
     )
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A reader's current like or dislike, with what the settings page shows of the paper."""
+
+    paper_id: str
+    title: str
+    kind: str
+    when: dt.datetime
+
+
+def reactions_with_titles(session: Session, reader_id: int, limit: int = 200) -> list[Reaction]:
+    """Current likes and dislikes of a reader, newest first."""
+    rows = session.execute(
+        select(Interaction.paper_id, Paper.title, Interaction.kind, Interaction.created_at)
+        .join(Paper, Paper.id == Interaction.paper_id)
+        .where(Interaction.reader_id == reader_id, Interaction.current.is_(True))
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(limit)
+    )
+    return [Reaction(pid, title, kind, when) for pid, title, kind, when in rows]
+
+
+def relink_reader(session: Session, reader: Reader) -> int:
+    """Revoke every settings/archive/feed link of ``reader``; returns the new link generation."""
+    reader.link_generation = (reader.link_generation or 0) + 1
+    reader.updated_at = utcnow()
+    session.flush()
+    return reader.link_generation
+
+
+def local_today(reader: Reader, now: dt.datetime) -> dt.date:
+    try:
+        zone = ZoneInfo(reader.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def pause_reader(session: Session, reader: Reader, until: dt.date | None, now: dt.datetime) -> None:
+    """Pause deliveries through ``until`` (the reader's local date, inclusive; None = until resumed)."""
+    if reader.status == "unsubscribed":
+        raise InvalidInput("an unsubscribed reader cannot be paused; resubscribe first")
+    if until is not None and until < local_today(reader, now):
+        raise InvalidInput(f"the pause would end in the past ({until.isoformat()})")
+    if until is not None and until > local_today(reader, now) + dt.timedelta(days=366):
+        raise InvalidInput("a pause can last at most a year")
+    reader.status, reader.paused_until, reader.updated_at = "paused", until, utcnow()
+    session.flush()
+
+
+def resume_reader(session: Session, reader: Reader) -> None:
+    """Active again from the next due digest (also resubscribes an unsubscribed reader)."""
+    reader.status, reader.paused_until, reader.updated_at = "active", None, utcnow()
+    reader.unsubscribed_at = None
+    session.flush()
+
+
+def wake_paused_readers(session: Session, now: dt.datetime) -> int:
+    """Readers whose dated pause is over (their local today is after it) become active again.
+
+    Called before readers are chosen for sending, so "pause until Friday" means no digest through
+    Friday and the usual one on Saturday. Returns how many woke up.
+    """
+    rows = session.scalars(select(Reader).where(Reader.status == "paused",
+                                                Reader.paused_until.is_not(None)))
+    woke = 0
+    for reader in rows:
+        if reader.paused_until is not None and local_today(reader, now) > reader.paused_until:
+            resume_reader(session, reader)
+            woke += 1
+    return woke
+
+
+def reset_personalisation(session: Session, reader_id: int) -> int:
+    """Forget what the recommender learnt from one reader: withdraw every like and dislike
+    (as ``unlike`` rows, so the history still says what happened) and delete their clicks.
+    Returns how many reactions were withdrawn."""
+    from paperdigest.store.feedback import record_feedback  # it imports pandas: only when used
+
+    papers = list(session.scalars(select(Interaction.paper_id).where(
+        Interaction.reader_id == reader_id, Interaction.current.is_(True))))
+    for paper_id in papers:
+        record_feedback(session, reader_id, paper_id, "unlike", "web")
+    session.execute(delete(Interaction).where(Interaction.reader_id == reader_id,
+                                              Interaction.kind == "click"))
+    session.flush()
+    return len(papers)
+
+
+def bump_settings_rev(session: Session, reader_id: int, expected: int) -> bool:
+    """Move the reader's settings revision from ``expected`` to the next one, atomically.
+
+    False when it is no longer ``expected``: the form was used already (a replay, or a second
+    tab). A conditional UPDATE, so of two simultaneous posts of one form exactly one wins.
+    """
+    done = session.execute(update(Reader).where(Reader.id == reader_id, Reader.settings_rev == expected)
+                           .values(settings_rev=expected + 1, updated_at=utcnow()))
+    session.flush()
+    return bool(getattr(done, "rowcount", 0) == 1)

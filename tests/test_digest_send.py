@@ -209,7 +209,7 @@ def test_eml_in_outbox_is_a_complete_message(store: Store, outbox: Path) -> None
 
 def test_html_format_writes_archive_page_and_index(store: Store, outbox: Path) -> None:
     add_batch(store, GRAPH, label="b1")
-    [rid] = add_readers(store, ("ann@example.org", ["graph"]), format="html")
+    [rid] = add_readers(store, ("ann@example.org", ["graph"]), format="html", web_notice=False)
     ranker = _ranker([rid], ["graph"])
     send_digests(store, store.settings, now=now(), backend=FileBackend(outbox), ranker=ranker)
     add_batch(store, [("Graph kernels", "Kernels.")], label="b2")
@@ -223,7 +223,7 @@ def test_html_format_writes_archive_page_and_index(store: Store, outbox: Path) -
         if page != "index.html":
             assert f'href="{page}"' in index
     assert "3 papers" in index and "1 paper:" in index
-    assert not _outbox_files(outbox)  # the HTML format is not emailed
+    assert not _outbox_files(outbox)  # the HTML format without the notice is not emailed
 
 
 def test_two_concurrent_runs_never_send_twice(any_store: Store, tmp_path: Path) -> None:

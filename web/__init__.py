@@ -1,4 +1,4 @@
-"""The HTTP app: feedback and unsubscribe links, click redirects (``paperdigest serve`` runs it).
+"""The HTTP app (``paperdigest serve``): feedback links, reader settings, archive, feed, subscribe.
 
 Public face: :func:`create_app` ``(settings, store=None) -> Starlette``. Nothing is built at import time.
 """

@@ -1,0 +1,167 @@
+"""The links in every digest: More/Less like this (with undo), unsubscribe, click redirects.
+
+Mail scanners fetch every link in a message, so ``GET`` and ``HEAD`` of a feedback or unsubscribe
+link only show a confirm page; the change happens on ``POST``. The click redirect goes only to the
+paper's stored URL — the request cannot name a target. Any bad token, or a token naming a reader or
+paper that does not exist, gives a 400 page and records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from paperdigest.core.errors import InvalidInput, NotFound
+from paperdigest.digest.compose import is_web_url
+from paperdigest.digest.render import SHORT_TITLE_CHARS, authors_line, shorten, snippet
+from paperdigest.store.feedback import current_reactions, record_feedback
+from paperdigest.store.models import Digest, Paper, Reader
+from paperdigest.store.readers import ReaderFields, pause_reader, resume_reader, update_reader
+from paperdigest.web.common import Form, WebContext, check_origin, page
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+__all__ = ["PAUSE_INSTEAD_DAYS", "routes"]
+
+PAUSE_INSTEAD_DAYS = 28  # "pause instead" on the unsubscribe page
+_WORDS = {"like": ("more", "More like this"), "dislike": ("fewer", "Less like this")}
+
+
+class _Handlers:
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    # -- More / Less like this ------------------------------------------------------------------
+
+    def _paper_state(self, reader_id: int, paper_id: str) -> tuple[Paper, str | None]:
+        with self.ctx.store.transaction() as session:
+            if session.get(Reader, reader_id) is None:
+                raise InvalidInput("this link belongs to a reader who no longer exists")
+            paper = session.get(Paper, paper_id)
+            if paper is None:
+                raise InvalidInput("this link names a paper that does not exist")
+            session.expunge(paper)
+            return paper, current_reactions(session, reader_id).get(paper_id)
+
+    async def feedback(self, request: Request) -> Response:
+        token = self.ctx.codec.read_feedback(request.path_params["token"])
+        paper, current = await run_in_threadpool(self._paper_state, token.reader_id, token.paper_id)
+        title = shorten(paper.title, SHORT_TITLE_CHARS)
+        details = tuple(x for x in (authors_line(paper.authors), snippet(paper.abstract or "")) if x)
+        word, button = _WORDS[token.kind]
+        here = request.url.path
+        undo = Form(here, "Undo", (("action", "undo"),), "btn-less")
+        if request.method == "POST":
+            check_origin(self.ctx, request)
+            async with request.form() as form:
+                action = str(form.get("action", "record"))
+            if action == "undo":
+                await run_in_threadpool(self._record, token.reader_id, token.paper_id, "unlike",
+                                        token.digest_id, token.kind)
+                return page("Undone", f"Your “{button}” on “{title}” is withdrawn.", details=details,
+                            forms=(Form(here, f"{button} after all", (("action", "record"),)),))
+            await run_in_threadpool(self._record, token.reader_id, token.paper_id, token.kind,
+                                    token.digest_id, None)
+            return page("Thanks — your next digest will use this",
+                        f"You asked for {word} papers like “{title}”.", details=details, forms=(undo,))
+        if current == token.kind:
+            done = "liked" if token.kind == "like" else "marked less like this"
+            return page(f"You already {done} this", f"“{title}”", details=details, forms=(undo,))
+        return page("More like this?" if token.kind == "like" else "Less like this?",
+                    f"Tell paperdigest you want {word} papers like “{title}”.", details=details,
+                    forms=(Form(here, "Yes, more like this" if token.kind == "like"
+                                else "Yes, less like this"),))
+
+    def _record(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None,
+                only_if: str | None) -> None:
+        with self.ctx.store.transaction() as session:
+            if digest_id is not None and session.get(Digest, digest_id) is None:
+                digest_id = None  # the digest row was removed; the reaction still counts
+            if only_if is not None and current_reactions(session, reader_id).get(paper_id) != only_if:
+                return  # undo of a reaction that is no longer there: nothing to withdraw
+            try:
+                record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
+            except NotFound as exc:
+                raise InvalidInput(str(exc)) from None
+
+    # -- Unsubscribe (RFC 8058 one-click), pause instead, resubscribe ------------------------------
+
+    async def unsubscribe(self, request: Request) -> Response:
+        token = self.ctx.codec.read_unsubscribe(request.path_params["token"])
+        here = request.url.path
+        pause = Form(here, f"Pause for {PAUSE_INSTEAD_DAYS // 7} weeks instead", (("action", "pause"),),
+                     "btn-less")
+        if request.method != "POST":
+            await run_in_threadpool(self._change, token.reader_id, "check")
+            return page("Unsubscribe?", "You will get no more paperdigest emails.",
+                        forms=(Form(here, "Unsubscribe", (("action", "unsubscribe"),)), pause))
+        # RFC 8058 one-click: the body is List-Unsubscribe=One-Click (urlencoded or multipart) and
+        # names no action, which means unsubscribe. Mail providers post it from their own servers.
+        async with request.form() as form:
+            action = str(form.get("action", "unsubscribe"))
+        if action != "unsubscribe":
+            check_origin(self.ctx, request)
+        result = await run_in_threadpool(self._change, token.reader_id, action)
+        resubscribe = Form(here, "Resubscribe", (("action", "resubscribe"),))
+        if action == "pause":
+            return page("Paused", f"No digests until {result}; they start again by themselves after that.",
+                        forms=(resubscribe,))
+        if action == "resubscribe":
+            return page("Welcome back", "You are subscribed again; your next digest comes as usual.",
+                        forms=(Form(here, "Unsubscribe", (("action", "unsubscribe"),), "btn-less"),))
+        return page("You are unsubscribed", "You will get no more paperdigest emails. Changed your mind?",
+                    forms=(resubscribe, pause))
+
+    def _change(self, reader_id: int, action: str) -> str:
+        with self.ctx.store.transaction() as session:
+            reader = session.get(Reader, reader_id)
+            if reader is None:
+                raise InvalidInput("this link belongs to a reader who no longer exists")
+            if action == "unsubscribe":
+                if reader.status != "unsubscribed":
+                    update_reader(session, reader,
+                                  ReaderFields(status="unsubscribed", clear=("paused_until",)))
+            elif action == "resubscribe":
+                resume_reader(session, reader)
+            elif action == "pause":
+                if reader.status == "unsubscribed":
+                    resume_reader(session, reader)
+                now = self.ctx.clock()
+                until = now.date() + dt.timedelta(days=PAUSE_INSTEAD_DAYS)
+                pause_reader(session, reader, until, now)
+                return until.isoformat()
+            elif action != "check":
+                raise InvalidInput(f"unknown action {action[:40]!r}")
+            return ""
+
+    # -- Click redirect ---------------------------------------------------------------------------
+
+    async def click(self, request: Request) -> Response:
+        token = self.ctx.codec.read_click(request.path_params["token"])
+        url = await run_in_threadpool(self._click, token.reader_id, token.paper_id, token.digest_id,
+                                      request.method == "GET")
+        return RedirectResponse(url, status_code=302)
+
+    def _click(self, reader_id: int, paper_id: str, digest_id: int | None, record: bool) -> str:
+        with self.ctx.store.transaction() as session:
+            reader, paper = session.get(Reader, reader_id), session.get(Paper, paper_id)
+            if reader is None or paper is None:
+                raise InvalidInput("this link names a reader or paper that does not exist")
+            if not is_web_url(paper.url):
+                raise InvalidInput("this paper has no web address")
+            if record:
+                if digest_id is not None and session.get(Digest, digest_id) is None:
+                    digest_id = None
+                record_feedback(session, reader_id, paper_id, "click", "email", digest_id=digest_id)
+            return str(paper.url).strip()
+
+
+def routes(ctx: WebContext) -> list[BaseRoute]:
+    """``/f/<token>`` feedback, ``/u/<token>`` unsubscribe, ``/c/<token>`` click redirect."""
+    h = _Handlers(ctx)
+    return [
+        Route("/f/{token}", h.feedback, methods=["GET", "POST"]),
+        Route("/u/{token}", h.unsubscribe, methods=["GET", "POST"]),
+        Route("/c/{token}", h.click, methods=["GET"]),
+    ]
