@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_recommender_quality import make_split  # noqa: E402
+from paperdigest.core import load_settings  # noqa: E402
 from paperdigest.recommender import HybridRecommender  # noqa: E402
 from paperdigest.recommender.calibration import expected_calibration_error, reliability_bins  # noqa: E402
 from paperdigest.recommender.evaluation import load_evaluation_data  # noqa: E402
@@ -86,7 +87,14 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=0, help="random subset of readers (0: all)")
     parser.add_argument("--content", default="tfidf")
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--replot", action="store_true", help="only redraw --plot from the saved JSON")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads((RESULTS / f"recommender_calibration_{args.content}.json").read_text())
+        bins = {k: np.array([np.nan if x is None else x for x in v]) for k, v in saved["bins"].items()}
+        plot(bins, saved["ece"], f"citeulike-a, cold split seed {saved['seed']}, {saved['content']},"
+             f" {saved['readers']} readers", args.plot)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         inter_path = args.data / "interactions.csv"
         if args.readers:
@@ -98,7 +106,8 @@ def main() -> None:
         test, _ = make_split(args.data, args.seed, Path(tmp))
         data = load_evaluation_data(args.data / "items.csv", inter_path, test)
     cands = data.papers.set_index("id").loc[data.test_items].reset_index()
-    model = HybridRecommender(content=args.content, random_state=args.seed).fit(data.papers, data.train)
+    model = HybridRecommender(content=args.content, random_state=args.seed,
+                              cache_dir=load_settings().cache_dir).fit(data.papers, data.train)
     cal = model.calibrator_
     readers = np.flatnonzero(np.diff(data.truth.indptr) > 0)
     prob = model.probability([data.eval_readers[i] for i in readers], cands)
@@ -121,7 +130,8 @@ def main() -> None:
     (RESULTS / f"recommender_calibration_{model.encoder_.name}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     if args.plot:
-        plot(bins, ece, f"citeulike-a, cold split seed {args.seed}, {model.encoder_.name}", args.plot)
+        plot(bins, ece, f"citeulike-a, cold split seed {args.seed}, {model.encoder_.name},"
+             f" {len(readers)} readers", args.plot)
 
 
 if __name__ == "__main__":

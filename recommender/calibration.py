@@ -13,8 +13,9 @@ A logistic regression on those (Platt scaling with two extra inputs) is fitted o
 split inside ``fit``: held-out papers scored for readers who never saw them, labelled by whether
 the reader saved them. When enough positives exist, an isotonic regression on the logistic's
 log-odds then corrects its shape (the top of the ranking is often likelier than a logistic
-curve says). Models fitted on too little data to validate get :data:`PRIOR`, a calibrator
-measured on citeulike-a, and say so in ``source_``.
+curve says). Corpora too small for that split are calibrated by leaving each like out in turn
+(:func:`leave_one_out_sample`); with no reader holding two likes there is nothing to learn from,
+and every probability is NaN (a threshold then cuts nothing). ``source_`` says which.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "PRIOR",
     "CalibrationSample",
     "Calibrator",
     "check_threshold",
     "expected_calibration_error",
+    "leave_one_out_sample",
     "profile_similarity",
     "reliability_bins",
 ]
@@ -72,6 +73,7 @@ class CalibrationSample:
         self.features = _features(scores.reshape(-1)[flat], np.asarray(similarity).reshape(-1)[flat],
                                   np.asarray(likes)[row])
         self.liked = liked[flat]
+        self.index = flat  # flat positions of the kept pairs in ``scores``
         self.weight = np.concatenate([np.ones(len(pos)), np.full(len(neg), 1.0 / rate)])
 
 
@@ -95,7 +97,7 @@ class Calibrator:
     iso_x_, iso_y_ : ndarray, shape (m,)
         Isotonic knots (log-odds → probability); empty when the isotonic step was skipped.
     source_ : str
-        "validation" (fitted inside ``fit``) or "prior" (:data:`PRIOR`).
+        "validation" (held-out batch inside ``fit``), "leave-one-out" (small corpora) or "none".
     n_pairs_, n_positive_ : int
         Size of the fitting sample.
     """
@@ -114,8 +116,18 @@ class Calibrator:
         weight = np.concatenate([s.weight for s in samples])
         if y.all() or not y.any():
             raise ValueError("calibration needs liked and unliked pairs")
-        logistic = LogisticRegression(C=self.C, max_iter=500).fit(x, y, sample_weight=weight)
-        self.coef_ = logistic.coef_.ravel().astype(np.float64)
+        # More score or more similarity must never lower the probability. When the two are nearly
+        # collinear (leave-one-out scores are z-scored similarities) one weight can come out
+        # negative; that input is then dropped and the rest refitted.
+        used = [0, 1, 2]
+        while True:
+            logistic = LogisticRegression(C=self.C, max_iter=500).fit(x[:, used], y, sample_weight=weight)
+            coef = dict(zip(used, logistic.coef_.ravel(), strict=True))
+            negative = [i for i in (0, 1) if i in coef and coef[i] < 0]
+            if not negative:
+                break
+            used.remove(min(negative, key=lambda i: coef[i]))
+        self.coef_ = np.array([coef.get(i, 0.0) for i in range(3)], dtype=np.float64)
         self.intercept_ = float(logistic.intercept_[0])
         self.iso_x_ = self.iso_y_ = np.zeros(0)
         if y.sum() >= _MIN_ISOTONIC_POSITIVES:
@@ -128,6 +140,8 @@ class Calibrator:
 
     def predict(self, scores: Any, similarity: Any, likes: Any) -> np.ndarray:
         """Like probabilities of the shape of ``scores``; ``likes`` has one value per row."""
+        if self.source_ == "none":
+            return np.full(np.shape(scores), np.nan)
         logit = _features(scores, similarity, likes) @ self.coef_ + self.intercept_
         if len(self.iso_x_):
             return np.interp(logit, self.iso_x_, self.iso_y_)
@@ -152,22 +166,69 @@ class Calibrator:
         return cal
 
     @classmethod
-    def prior(cls, backend: str) -> Calibrator:
-        """The logistic measured on citeulike-a for ``backend`` ("tfidf" or "embedding")."""
-        coef, intercept = PRIOR[backend if backend in PRIOR else "tfidf"]
+    def uncalibrated(cls) -> Calibrator:
+        """A calibrator for models with no liked pairs to learn from: every probability is NaN."""
         cal = cls()
-        cal.coef_, cal.intercept_ = np.array(coef, dtype=np.float64), float(intercept)
+        cal.coef_, cal.intercept_ = np.zeros(3), 0.0
         cal.iso_x_ = cal.iso_y_ = np.zeros(0)
-        cal.source_, cal.n_pairs_, cal.n_positive_ = "prior", 0, 0
+        cal.source_, cal.n_pairs_, cal.n_positive_ = "none", 0, 0
         return cal
 
 
-# Logistic weights (score, similarity, log1p(likes)) and intercept fitted inside ``fit`` on
-# citeulike-a (seed 0, cold split) and rounded; see docs/recommender.md, "Calibrated relevance".
-PRIOR: dict[str, tuple[tuple[float, float, float], float]] = {
-    "tfidf": ((0.9, 6.0, 0.4), -9.0),
-    "embedding": ((0.9, 6.0, 0.4), -9.0),
-}
+def leave_one_out_sample(likes: Any, vectors: Any, papers: np.ndarray | None = None,
+                         max_likes: int = 1000, max_papers: int = 5000,
+                         random_state: int = 0) -> CalibrationSample | None:
+    """Validation pairs for corpora too small for the held-out-batch split (the demo, a new lab).
+
+    Each like of a reader with two or more is held out in turn: the reader's profile is the centre
+    of their *other* likes, and the held-out paper (liked) and every paper they did not like
+    (unliked) are scored by cosine to it; the score is that cosine z-scored over the papers.
+    Returns None when no reader has two likes. At most ``max_likes`` likes are held out and at
+    most ``max_papers`` unliked papers drawn per reader, so a large untuned model stays cheap.
+
+    Parameters
+    ----------
+    likes : sparse matrix of bool, shape (n_readers, n_papers)
+    vectors : ndarray or sparse matrix, shape (n_papers, d)
+        Unit-norm paper vectors in the similarity view.
+    papers : ndarray of int, optional
+        Papers that may serve as unliked ones: those someone reacted to (a paper nobody has seen
+        yet, e.g. today's batch, is not evidence against anyone). Default: all.
+    """
+    import scipy.sparse as sp
+
+    likes = sp.csr_matrix(likes, dtype=np.float32)
+    readers = np.flatnonzero(np.diff(likes.indptr) >= 2)
+    if not len(readers):
+        return None
+    rng = np.random.default_rng(random_state)
+    readers = rng.permutation(readers)
+    dense = np.asarray(vectors.toarray() if sp.issparse(vectors) else vectors, dtype=np.float32)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for r in readers:
+        liked = likes.indices[likes.indptr[r]:likes.indptr[r + 1]]
+        total = dense[liked].sum(axis=0)
+        if len(parts) >= max_likes:
+            break
+        others = np.setdiff1d(np.arange(len(dense)) if papers is None else papers, liked)
+        share = 1.0
+        if len(others) > max_papers:  # a uniform share of the unliked papers, re-weighted below
+            share = len(others) / max_papers
+            others = rng.choice(others, size=max_papers, replace=False)
+        for held in liked:
+            centre = total - dense[held]
+            centre /= max(float(np.linalg.norm(centre)), 1e-12)
+            sim = dense[np.concatenate([[held], others])] @ centre
+            std = float(sim.std())
+            z = (sim - sim.mean()) / (std if std > 1e-6 else np.inf)
+            is_held = np.arange(len(sim)) == 0
+            parts.append((z, sim, np.full(len(sim), len(liked) - 1), is_held, np.where(is_held, 1.0, share)))
+    scores, sim, n, y, w = (np.concatenate([p[i] for p in parts])[None, :] for i in range(5))
+    sample = CalibrationSample(scores, sim, np.zeros(1), y, random_state=random_state)
+    # Built as one row, so the per-row likes above were a placeholder: each pair has its own count.
+    sample.features[:, 2] = np.log1p(n[0][sample.index])
+    sample.weight = sample.weight * w[0][sample.index]
+    return sample
 
 
 def check_threshold(threshold: float | None) -> None:

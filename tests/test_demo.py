@@ -29,7 +29,8 @@ def test_demo_digests_follow_each_readers_interest(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli.env["PAPERDIGEST_CONTENT_BACKEND"] = "tfidf"
     out = cli("demo", "--dir", "out").stdout
-    firsts = [int(n) for n in re.findall(r"first digest (\d+)/5", out)]
-    assert len(firsts) == 3
-    # Three topics among four in the data: a topic-blind ranking puts about 1 in 4 on topic.
-    assert sum(firsts) >= 8, out
+    firsts = [(int(a), int(b)) for a, b in re.findall(r"first digest (\d+)/(\d+)", out)]
+    assert len(firsts) == 3 and all(size >= 1 for _, size in firsts)
+    # Three topics among four in the data: a topic-blind ranking puts about 1 in 4 on topic. With
+    # two likes each nothing is a strong match yet, so a digest may hold only the best 3.
+    assert sum(on for on, _ in firsts) >= 0.5 * sum(size for _, size in firsts), out

@@ -135,9 +135,17 @@ def test_calibrator_round_trips_through_the_model_file(tmp_path: Path, topic_mod
         assert m.rank(readers, batch, k=3, threshold=0.05) == loaded.rank(readers, batch, k=3, threshold=0.05)
 
 
-def test_too_little_data_gets_the_labelled_prior() -> None:
+def test_small_corpora_are_calibrated_by_leaving_likes_out() -> None:
     model = HybridRecommender(content="tfidf").fit(toy_papers(), toy_interactions())
-    assert model.calibrator_.source_ == "prior"
+    assert model.calibrator_.source_ == "leave-one-out"
     probs = model.probability(["graph-fan-0"], toy_candidates())[0]
     assert ((probs >= 0) & (probs <= 1)).all()
     assert probs[[0, 2]].min() > probs[[1, 3]].max()  # graph papers likelier for a graph reader
+
+
+def test_nothing_to_learn_from_gives_nan_and_no_cut() -> None:
+    one_like = toy_interactions().groupby("reader").head(1)
+    model = HybridRecommender(content="tfidf").fit(toy_papers(), one_like)
+    assert model.calibrator_.source_ == "none"
+    ranked = model.rank(["graph-fan-0"], toy_candidates(), k=4, threshold=0.5)["graph-fan-0"]
+    assert len(ranked) == 4 and all(np.isnan(r.probability) for r in ranked)
