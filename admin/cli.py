@@ -18,6 +18,7 @@ from paperdigest.admin import (
     cmd_digest,
     cmd_evaluate,
     cmd_ingest,
+    cmd_report,
     cmd_run,
     cmd_seed,
     cmd_setup,
@@ -88,7 +89,7 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     config: Path | None = typer.Option(
-        None, "--config", envvar="PAPERDIGEST_CONFIG", help="TOML settings file.", show_envvar=False
+        None, "--config", help="TOML settings file (PAPERDIGEST_CONFIG)."
     ),
     home: Path | None = typer.Option(None, "--home", help="Data folder (PAPERDIGEST_HOME)."),
     database_url: str | None = typer.Option(
@@ -102,9 +103,12 @@ def _root(
     )
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from paperdigest.scheduler.logs import quiet_third_party
+
+    quiet_third_party(debug=debug)
 
 
-for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate):
+for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate, cmd_report):
     _module.register(app)
 
 

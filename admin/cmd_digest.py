@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from paperdigest.admin.context import get_context
-from paperdigest.admin.output import console, emit_json, emit_record, emit_table
+from paperdigest.admin.output import console, emit_json, emit_record, emit_table, spinner
 from paperdigest.core.errors import InvalidInput
-from paperdigest.store.models import DIGEST_STATUSES, Digest
-from paperdigest.store.readers import find_reader
+
+# Store and ingest are imported inside each command: SQLAlchemy and httpx cost more than the rest of
+# start-up together, and `paperdigest --help` needs neither.
+if TYPE_CHECKING:
+    from paperdigest.store.models import Digest
+
+# Written out, not joined from store.models at import: `--help` must not load SQLAlchemy. A test
+# checks it lists exactly DIGEST_STATUSES.
+_STATUS_HELP = "pending, sending, sent, failed, unknown, empty."
 
 __all__ = ["register"]
 
@@ -23,8 +30,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _row(d: Digest) -> dict[str, Any]:
-    return {"id": d.id, "reader": d.reader_id, "period": d.period, "format": d.format,
+def _row(d: Digest, emails: dict[int, str]) -> dict[str, Any]:
+    return {"id": d.id, "reader": d.reader_id, "email": emails.get(d.reader_id, ""),
+            "period": d.period, "format": d.format,
             "status": d.status, "attempts": d.attempts, "created_at": d.created_at,
             "sent_at": d.sent_at, "error": d.error, "note": d.note}
 
@@ -42,10 +50,10 @@ def preview(
     from paperdigest.digest import preview_digest
 
     app_ctx = get_context(ctx)
-    with app_ctx.store() as store:
+    with app_ctx.store() as store, spinner("Ranking papers for the preview"):
         shown = preview_digest(store, app_ctx.settings, user, now=_now())
     if not shown.items:
-        console.print(f"Nothing to send to reader {shown.reader.id}: {shown.note}.", markup=False)
+        console.print(f"Nothing to send to {shown.reader.email}: {shown.note}.", markup=False)
         return
     if fmt == "eml":
         data = shown.eml().as_bytes()
@@ -56,7 +64,7 @@ def preview(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
-        console.print(f"Wrote {len(shown.items)} papers for reader {shown.reader.id} to {out}.",
+        console.print(f"Wrote {len(shown.items)} papers for {shown.reader.email} to {out}.",
                       markup=False)
 
 
@@ -70,6 +78,8 @@ def send(
 ) -> None:
     """Send today's digest to every active reader (or the given ones), at most once per period."""
     from paperdigest.digest import send_digests
+    from paperdigest.store.operator import emails_by_id
+    from paperdigest.store.readers import find_reader
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store:
@@ -77,14 +87,18 @@ def send(
         if users:
             with store.transaction() as session:
                 ids = [find_reader(session, u).id for u in users]
-        report = send_digests(store, app_ctx.settings, now=_now(), readers=ids, dry_run=dry_run)
-    rows = [{"reader": o.reader_id, "period": o.period, "status": o.status, "digest": o.digest_id,
+        with spinner("Ranking and sending digests"):
+            report = send_digests(store, app_ctx.settings, now=_now(), readers=ids, dry_run=dry_run)
+        with store.transaction() as session:
+            emails = emails_by_id(session, {o.reader_id for o in report.outcomes})
+    rows = [{"reader": o.reader_id, "email": emails.get(o.reader_id, ""),
+             "period": o.period, "status": o.status, "digest": o.digest_id,
              "papers": o.papers, "detail": o.detail} for o in report.outcomes]
     if as_json:
         emit_json({"counts": report.counts(), "outcomes": rows})
         return
     if rows:
-        emit_table(rows, ["reader", "period", "status", "digest", "papers", "detail"], as_json=False,
+        emit_table(rows, ["email", "period", "status", "digest", "papers", "detail"], as_json=False,
                    title="Digests")
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts().items())
     console.print(("Dry run: " if dry_run else "") + counts + ".", markup=False)
@@ -96,20 +110,26 @@ def send(
 def list_cmd(
     ctx: typer.Context,
     user: str | None = typer.Option(None, "--user", "-u", help="Only this reader (id or email)."),
-    status: str | None = typer.Option(None, "--status", help=", ".join(DIGEST_STATUSES) + "."),
+    status: str | None = typer.Option(None, "--status", help=_STATUS_HELP),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = _JSON,
 ) -> None:
     """List digests, newest first."""
     from paperdigest.store.digests import list_digests
+    from paperdigest.store.models import DIGEST_STATUSES
+    from paperdigest.store.operator import emails_by_id
+    from paperdigest.store.readers import find_reader
 
     if status is not None and status not in DIGEST_STATUSES:
         raise InvalidInput(f"--status must be one of {', '.join(DIGEST_STATUSES)}, got {status!r}")
     with get_context(ctx).store() as store, store.transaction() as session:
         reader_id = find_reader(session, user).id if user else None
-        rows = [_row(d) for d in list_digests(session, reader_id=reader_id, status=status, limit=limit)]
-    emit_table(rows, ["id", "reader", "period", "status", "attempts", "sent_at", "error", "note"],
-               as_json=as_json, title="Digests")
+        digests = list_digests(session, reader_id=reader_id, status=status, limit=limit)
+        emails = emails_by_id(session, {d.reader_id for d in digests})
+        rows = [_row(d, emails) for d in digests]
+    emit_table(rows, ["id", "email", "period", "status", "attempts", "sent_at", "error", "note"],
+               as_json=as_json, title="Digests", empty="No digests yet." if status is None
+               else f"No {status} digests.")
 
 
 @digest_app.command("show")
@@ -120,10 +140,11 @@ def show(
 ) -> None:
     """Show one digest with its papers, scores and reasons."""
     from paperdigest.store.digests import get_digest
+    from paperdigest.store.operator import emails_by_id
 
     with get_context(ctx).store() as store, store.transaction() as session:
         d = get_digest(session, digest_id)
-        record = _row(d)
+        record = _row(d, emails_by_id(session, {d.reader_id}))
         record["message_id"] = d.message_id
         record["papers"] = [{"rank": i.rank, "paper": i.paper_id, "score": round(i.score, 4),
                              "title": i.paper.title, "reason": i.reason} for i in d.items]
@@ -133,8 +154,15 @@ def show(
     papers = record.pop("papers")
     emit_record(record, as_json=False)
     for p in papers:
-        console.print(f"{p['rank']:>3}. {p['title']}  [{p['paper']}, {p['score']}] {p['reason']}",
+        console.print(f"{p['rank']:>3}. {_short(p['title'])}  [{p['paper']}, {p['score']}] {p['reason']}",
                       markup=False)
+
+
+def _short(title: str) -> str:
+    from paperdigest.admin.output import TITLE_CHARS
+    from paperdigest.digest.render import shorten
+
+    return shorten(title, TITLE_CHARS)
 
 
 @digest_app.command("resend")

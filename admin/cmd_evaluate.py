@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from paperdigest.admin.context import get_context
-from paperdigest.recommender.evaluation import format_table, run_evaluation
 
 __all__ = ["register"]
 
@@ -32,6 +31,9 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Random seed of the model and the sample."),
 ) -> None:
     """Rank a new batch of papers for every reader and report recall/nDCG vs the baselines."""
+    # Imported here: the recommender pulls scikit-learn and pandas, which `--help` must not pay for.
+    from paperdigest.recommender.evaluation import format_table, run_evaluation
+
     names = None
     if baselines is not None:
         names = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",") if b.strip()]

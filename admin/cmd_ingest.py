@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table, progress
 from paperdigest.core.errors import InvalidInput
-from paperdigest.ingest import FORMATS, fetch_arxiv, fetch_hf, fetch_url, ingest_batch, parse_file
-from paperdigest.store.models import Batch, Paper
-from paperdigest.store.papers import (
-    BatchResult,
-    NewBatch,
-    get_batch,
-    list_batches,
-    list_papers,
-    search_papers,
-)
+
+# Store and ingest are imported inside each command: SQLAlchemy and httpx cost more than the rest of
+# start-up together, and `paperdigest --help` needs neither.
+if TYPE_CHECKING:
+    from paperdigest.store.models import Batch, Paper
+    from paperdigest.store.papers import BatchResult, NewBatch
+
+# Written out, not joined from ingest.FORMATS at import: `--help` must not load httpx and SQLAlchemy.
+# A test checks it lists exactly FORMATS.
+_FORMAT_HELP = "One of page, hf, atom, rss, csv, json; default: sniffed."
 
 __all__ = ["register"]
 
@@ -57,6 +57,8 @@ def _report(batch: NewBatch, result: BatchResult, as_json: bool) -> dict[str, An
 
 
 def _store_all(ctx: typer.Context, parsed: list[NewBatch], as_json: bool) -> None:
+    from paperdigest.ingest import ingest_batch
+
     records = []
     with get_context(ctx).store() as store, progress(len(parsed) if len(parsed) > 1 else None,
                                                      "Storing") as advance:
@@ -71,7 +73,7 @@ def ingest(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Batch files or http(s) URLs; each is one batch."),
     source: str | None = _SOURCE,
-    fmt: str | None = typer.Option(None, "--format", help=f"One of {', '.join(FORMATS)}; default: sniffed."),
+    fmt: str | None = typer.Option(None, "--format", help=_FORMAT_HELP),
     as_json: bool = _JSON,
 ) -> None:
     """Ingest batch files or URLs (page text, HF API JSON, arXiv Atom/RSS, CSV, JSON).
@@ -79,6 +81,8 @@ def ingest(
     Every input is parsed and checked first; only when all are valid is each stored, one transaction
     per batch. Ingesting the same batch again changes nothing and says so.
     """
+    from paperdigest.ingest import FORMATS, fetch_url, parse_file
+
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     settings = get_context(ctx).settings
@@ -103,6 +107,8 @@ def fetch(
     as_json: bool = _JSON,
 ) -> None:
     """Fetch today's (or a given day's) batch from Hugging Face or arXiv and ingest it."""
+    from paperdigest.ingest import fetch_arxiv, fetch_hf
+
     settings = get_context(ctx).settings
     parsed: list[NewBatch] = []
     if source == "hf":
@@ -131,6 +137,8 @@ def batches_list(
     as_json: bool = _JSON,
 ) -> None:
     """List ingested batches, newest first."""
+    from paperdigest.store.papers import list_batches
+
     with get_context(ctx).store() as store, store.transaction() as session:
         rows = [_batch_record(b) for b in list_batches(session, limit=limit, source=source)]
     emit_table(rows, ["id", "source", "date", "papers", "fetched_at", "label"], as_json=as_json,
@@ -144,6 +152,8 @@ def batches_show(
     as_json: bool = _JSON,
 ) -> None:
     """Show one batch and its papers in page order."""
+    from paperdigest.store.papers import get_batch, list_papers
+
     with get_context(ctx).store() as store, store.transaction() as session:
         record = _batch_record(get_batch(session, batch_id))
         members = list_papers(session, limit=100_000, batch_id=batch_id)
@@ -166,6 +176,8 @@ def papers_list(
     as_json: bool = _JSON,
 ) -> None:
     """List stored papers, newest first (or one batch's papers in page order)."""
+    from paperdigest.store.papers import list_papers
+
     with get_context(ctx).store() as store, store.transaction() as session:
         rows = [_paper_record(p) for p in list_papers(session, limit=limit, batch_id=batch_id)]
     emit_table(rows, _PAPER_COLUMNS, as_json=as_json, title="Papers")
@@ -179,6 +191,8 @@ def papers_search(
     as_json: bool = _JSON,
 ) -> None:
     """Find papers whose title or abstract contains every word of QUERY."""
+    from paperdigest.store.papers import search_papers
+
     if not query.split():
         raise InvalidInput("search query is empty")
     with get_context(ctx).store() as store, store.transaction() as session:

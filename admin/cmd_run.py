@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import faulthandler
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table
-from paperdigest.store.models import utcnow
 
 __all__ = ["register"]
 
@@ -28,7 +26,7 @@ def run(
 ) -> None:
     """Run the scheduler: poll sources, refit the model, send due digests; stops on SIGTERM/SIGINT."""
     from paperdigest.core.errors import ConfigError
-    from paperdigest.scheduler.clock import clock_from_env
+    from paperdigest.scheduler.clock import FAKE_NOW_ENV, clock_from_env
     from paperdigest.scheduler.lock import SchedulerLock
     from paperdigest.scheduler.logs import configure_logging
     from paperdigest.scheduler.runner import run_forever
@@ -43,8 +41,9 @@ def run(
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a
     # long-running scheduler is stuck without stopping it.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    # PAPERDIGEST_FAKE_NOW is a testing aid honoured only here (see scheduler.clock).
-    clock = clock_from_env(os.environ)
+    # PAPERDIGEST_FAKE_NOW is a testing aid honoured only here (see scheduler.clock); it is read
+    # through Settings like every other variable.
+    clock = clock_from_env({FAKE_NOW_ENV: settings.fake_now or ""})
     with app_ctx.store() as store:
         service = SchedulerService(store, settings, clock=clock)
         if once:
@@ -72,6 +71,7 @@ def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
     """Show whether the scheduler runs, next run times, last batch per source, the last digest run."""
     from paperdigest.scheduler.service import SchedulerService
     from paperdigest.store.jobs import last_batches_by_source, last_job_runs, list_source_states
+    from paperdigest.store.models import utcnow
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -133,6 +133,7 @@ def stats(
     """Per day: digests sent/failed/unknown, clicks, likes, dislikes, unsubscribes; like rate by position."""
     from paperdigest.core.errors import InvalidInput
     from paperdigest.store.jobs import daily_stats, like_rate_by_position
+    from paperdigest.store.models import utcnow
 
     if not 1 <= days <= 3650:
         raise InvalidInput(f"--days must be between 1 and 3650, got {days}")
@@ -148,9 +149,11 @@ def stats(
     active = [row for row in per_day if any(v for k, v in row.items() if k != "day")]
     emit_table(active, ["day", "sent", "failed", "unknown", "empty", "clicks", "likes", "dislikes",
                         "unsubscribes"], as_json=False,
-               title=f"Last {days} days (UTC), days with activity")
+               title=f"Last {days} days (UTC), days with activity",
+               empty=f"No digests sent and no reactions in the last {days} days.")
     emit_table(by_position, ["position", "shown", "liked", "like_rate"], as_json=False,
-               title="Like rate by position")
+               title="Like rate by position",
+               empty="No like rate by position yet: no digest was sent in this window.")
 
 
 def demo(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_record
-from paperdigest.store import Store
-from paperdigest.store.db import current_revision, head_revision, upgrade
 
 __all__ = ["register"]
 
 
 def init(ctx: typer.Context) -> None:
     """Create the data folder, the database schema and the secret key for signed links."""
+    from paperdigest.store import Store
+
     settings = get_context(ctx).settings
     store, created_key = Store.initialise(settings)
     store.close()
@@ -26,6 +26,9 @@ def init(ctx: typer.Context) -> None:
 
 def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the database schema to the newest version."""
+    from paperdigest.store import Store
+    from paperdigest.store.db import current_revision, upgrade
+
     settings = get_context(ctx).settings
     store = Store(settings)
     try:
@@ -43,6 +46,9 @@ def db_status(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Show the database URL (password hidden) and its schema version."""
+    from paperdigest.store import Store
+    from paperdigest.store.db import current_revision, head_revision
+
     settings = get_context(ctx).settings
     store = Store(settings)
     try:
@@ -64,6 +70,23 @@ def config_show(
     emit_record(get_context(ctx).settings.redacted(), as_json=as_json)
 
 
+def keys_rotate(
+    ctx: typer.Context,
+    keep: int = typer.Option(2, "--keep", min=1, max=20,
+                             help="Old keys kept for verifying links already sent."),
+) -> None:
+    """Put a new signing key first; links signed with the kept old keys still verify."""
+    from paperdigest.core.secrets import load_secret_keys, rotate_secret_key
+
+    path = get_context(ctx).settings.secret_key_path
+    rotate_secret_key(path, keep=keep)
+    kept = len(load_secret_keys(path)) - 1
+    console.print(f"New signing key in place ({path}); {kept} old key(s) kept for links already sent.",
+                  markup=False)
+    console.print("Restart `paperdigest serve` and `paperdigest run` so they sign with the new key.",
+                  markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -73,3 +96,6 @@ def register(app: typer.Typer) -> None:
     config = typer.Typer(help="Settings.", no_args_is_help=True)
     config.command("show")(config_show)
     app.add_typer(config, name="config")
+    keys = typer.Typer(help="Signing keys for feedback links.", no_args_is_help=True)
+    keys.command("rotate")(keys_rotate)
+    app.add_typer(keys, name="keys")

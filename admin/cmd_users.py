@@ -5,28 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table
 from paperdigest.core.errors import InvalidInput
-from paperdigest.ingest.library import parse_reference, split_references
-from paperdigest.store.feedback import current_reactions, record_feedback
-from paperdigest.store.library import like_stored_papers
-from paperdigest.store.models import Reader
-from paperdigest.store.papers import find_paper
-from paperdigest.store.readers import (
-    WEEKDAYS,
-    ReaderFields,
-    add_reader,
-    fields_from_row,
-    find_reader,
-    list_readers,
-    relink_reader,
-    remove_reader,
-    update_reader,
-)
+
+# Store and ingest are imported inside each command: SQLAlchemy and httpx cost more than the rest of
+# start-up together, and `paperdigest --help` needs neither.
+if TYPE_CHECKING:
+    from paperdigest.store.models import Reader
 
 __all__ = ["register"]
 
@@ -35,6 +24,8 @@ _JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 def _record(reader: Reader) -> dict[str, Any]:
+    from paperdigest.store.readers import WEEKDAYS
+
     return {
         "id": reader.id, "email": reader.email, "name": reader.name, "status": reader.status,
         "cadence": reader.cadence,
@@ -65,10 +56,13 @@ def users_add(
     as_json: bool = _JSON,
 ) -> None:
     """Add a reader."""
+    from paperdigest.store.readers import ReaderFields, add_reader
+
     app_ctx = get_context(ctx)
     fields = ReaderFields(
         email=email, name=name, timezone=timezone, cadence=cadence, weekday=weekday,
-        send_hour=send_hour, digest_size=digest_size or app_ctx.settings.digest_size,
+        send_hour=send_hour,
+        digest_size=app_ctx.settings.digest_size if digest_size is None else digest_size,
         format=fmt, keywords=keywords or [],
     )
     with app_ctx.store() as store, store.transaction() as session:
@@ -87,10 +81,14 @@ def users_list(
     as_json: bool = _JSON,
 ) -> None:
     """List readers."""
+    from paperdigest.store.readers import list_readers
+
     with get_context(ctx).store() as store, store.transaction() as session:
         rows = [_record(r) for r in list_readers(session, status)]
-    emit_table(rows, ["id", "email", "name", "status", "cadence", "send_hour", "timezone",
-                      "digest_size", "format", "keywords"], as_json=as_json, title="Readers")
+    emit_table(rows, ["id", "email", "name", "status", "cadence", "weekday", "send_hour", "timezone",
+                      "digest_size", "format", "keywords"], as_json=as_json, title="Readers",
+               empty="No readers yet: add one with `paperdigest users add EMAIL`."
+               if status is None else f"No {status} readers.")
 
 
 @users.command("show")
@@ -100,13 +98,27 @@ def users_show(
     as_json: bool = _JSON,
 ) -> None:
     """Show one reader with their current likes and dislikes."""
+    from paperdigest.store.feedback import current_reactions
+    from paperdigest.store.papers import find_paper
+    from paperdigest.store.readers import find_reader
+
     with get_context(ctx).store() as store, store.transaction() as session:
         reader = find_reader(session, user)
         record = _record(reader)
         reactions = current_reactions(session, reader.id)
-    record["likes"] = sorted(p for p, k in reactions.items() if k == "like")
-    record["dislikes"] = sorted(p for p, k in reactions.items() if k == "dislike")
+        titles = {p: find_paper(session, p).title for p in reactions} if not as_json else {}
+    # Scripts get paper ids (stable); people get the titles, cut with an ellipsis.
+    for kind in ("like", "dislike"):
+        ids = sorted(p for p, k in reactions.items() if k == kind)
+        record[f"{kind}s"] = ids if as_json else [_short(titles[p]) for p in ids] or "none"
     emit_record(record, as_json=as_json)
+
+
+def _short(title: str) -> str:
+    from paperdigest.admin.output import TITLE_CHARS
+    from paperdigest.digest.render import shorten
+
+    return shorten(title, TITLE_CHARS)
 
 
 @users.command("edit")
@@ -127,6 +139,8 @@ def users_edit(
     as_json: bool = _JSON,
 ) -> None:
     """Change a reader's settings (only the options given)."""
+    from paperdigest.store.readers import ReaderFields, find_reader, update_reader
+
     fields = ReaderFields(email=email, name=name, timezone=timezone, cadence=cadence,
                           weekday=weekday, send_hour=send_hour, digest_size=digest_size,
                           format=fmt, keywords=keywords, status=status)
@@ -146,6 +160,8 @@ def users_remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a reader with their feedback and digest history."""
+    from paperdigest.store.readers import find_reader, remove_reader
+
     with get_context(ctx).store() as store, store.transaction() as session:
         reader = find_reader(session, user)
         if not yes and not typer.confirm(f"Delete reader {reader.id} <{reader.email}>?"):
@@ -164,6 +180,7 @@ def users_relink(
     """Revoke a reader's leaked settings/archive/feed links; the next email carries new ones."""
     from paperdigest.digest.compose import reader_info, reader_page_url
     from paperdigest.digest.tokens import TokenCodec
+    from paperdigest.store.readers import find_reader, relink_reader
 
     app_ctx = get_context(ctx)
     with app_ctx.store() as store, store.transaction() as session:
@@ -190,6 +207,10 @@ def users_import(
     update: bool = typer.Option(False, "--update", help="Update readers that exist already."),
 ) -> None:
     """Import readers (and, with a likes column, their likes) from a CSV file, all or nothing."""
+    from paperdigest.ingest.library import parse_reference, split_references
+    from paperdigest.store.library import like_stored_papers
+    from paperdigest.store.readers import add_reader, fields_from_row, find_reader, update_reader
+
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -226,6 +247,10 @@ def users_import(
 
 
 def _react(ctx: typer.Context, user: str, paper: str, kind: str) -> None:
+    from paperdigest.store.feedback import record_feedback
+    from paperdigest.store.papers import find_paper
+    from paperdigest.store.readers import find_reader
+
     with get_context(ctx).store() as store, store.transaction() as session:
         reader = find_reader(session, user)
         found = find_paper(session, paper)

@@ -7,11 +7,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from paperdigest.core import Settings, load_settings
-from paperdigest.store import Store
+
+if TYPE_CHECKING:
+    from paperdigest.store import Store
 
 __all__ = ["AppContext", "get_context"]
 
@@ -33,6 +35,9 @@ class AppContext:
     @contextlib.contextmanager
     def store(self) -> Iterator[Store]:
         """The initialised store for this run (raises StoreNotInitialized before `init`)."""
+        # Imported here: SQLAlchemy costs more than the rest of start-up, and `--help` never needs it.
+        from paperdigest.store import Store
+
         store = Store.open(self.settings)
         try:
             yield store

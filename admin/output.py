@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["console", "emit_json", "emit_record", "emit_table", "err_console", "progress"]
+__all__ = ["console", "emit_json", "emit_record", "emit_table", "err_console", "progress", "spinner"]
 
 # Piped output gets a wide fixed width so tables are not folded to 80 columns for a file or grep.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -44,21 +44,37 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+TITLE_CHARS = 70
+
+
+def _human(column: str, value: Any) -> str:
+    # People read titles cut with an ellipsis and rates as percentages; JSON keeps the raw values.
+    if column == "title" and isinstance(value, str):
+        from paperdigest.digest.render import shorten
+
+        return shorten(value, TITLE_CHARS)
+    if column.endswith("rate") and isinstance(value, float):
+        return f"{100 * value:.1f}%"
+    return _cell(value)
+
+
 def emit_table(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None,
+    empty: str | None = None,
 ) -> None:
+    """A table for people (or a JSON list); ``empty`` is the plain sentence printed when there are no rows."""
     if as_json:
         emit_json([dict(row) for row in rows])
         return
     if not rows:
-        console.print(f"(no {title.lower() if title else 'rows'})")
+        console.print(empty or f"No {(title or 'rows').lower()}.", markup=False)
         return
     table = Table(title=title, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         # Markup off: titles and names are user data and may contain [brackets].
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(_human(c, row.get(c)) for c in columns))
     console.print(table, markup=False)
 
 
@@ -81,3 +97,16 @@ def progress(total: int | None, label: str) -> Iterator[Any]:
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def spinner(label: str) -> Iterator[None]:
+    """A spinner with elapsed time on stderr while a slow step runs, only on a terminal.
+
+    Off a terminal nothing is drawn, so pipes, cron mail and ``--json`` output stay clean.
+    """
+    if not err_console.is_terminal:
+        yield
+        return
+    with err_console.status(f"{label}…", spinner="dots"):
+        yield

@@ -6,25 +6,18 @@ any, so keys can be rotated without breaking links already sent.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from paperdigest.core.errors import ConfigError
+from paperdigest.core.files import atomic_write
 
 __all__ = ["create_secret_key", "load_secret_keys", "rotate_secret_key"]
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    # 0600 is set before the rename, so the key is never visible with looser bits.
+    atomic_write(path, text, mode=0o600)
 
 
 def create_secret_key(path: Path) -> bool:

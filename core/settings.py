@@ -6,7 +6,7 @@ later wins: defaults < TOML config file < ``PAPERDIGEST_*`` environment variable
 
 Secrets (the SMTP URL, which may carry a password) are wrapped in :class:`Secret` so that ``repr`` and
 logs never show them. The signing key for feedback links is not a setting: ``paperdigest init`` writes it
-to ``<home>/secret.key`` with mode 0600 (see :mod:`store.secrets`).
+to ``<home>/secret.key`` with mode 0600 (see :mod:`paperdigest.core.secrets`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from paperdigest.core.errors import ConfigError
+from paperdigest.core.errors import ConfigError, InvalidInput
+from paperdigest.core.schedule import check_schedule
 
 __all__ = ["ENV_PREFIX", "Secret", "Settings", "SmtpConfig", "describe_settings", "load_settings"]
 
@@ -145,6 +146,8 @@ class _Field:
 
 
 _FIELDS: tuple[_Field, ...] = (
+    _Field("config", _opt_path, None,
+           "TOML settings file (same as --config); read before the environment, cannot name itself."),
     _Field("home", _path, None,
            "Data folder: database, outbox, archive, models. Default: ~/.local/share/paperdigest."),
     _Field("database_url", _opt_str, None,
@@ -183,46 +186,55 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("feedback_max_age_days", _int, 180, "Days a feedback link stays valid."),
     _Field("list_id", _str, "paperdigest.localhost", "List-Id domain of digest emails."),
     _Field("log_format", _str, "text", "Log lines: 'text' or 'json'."),
+    _Field("fake_now", _opt_str, None,
+           "Testing aid for `run` only: an ISO time with offset that freezes the scheduler's clock."),
     _Field("signup", _str, "off",
            "Self-service subscribe page (double opt-in): 'off', 'open', or 'domain:example.org'"
            " (comma separate several domains)."),
 )
 
 _NAMES = {f.name for f in _FIELDS}
+_CONFIG = _FIELDS[0]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated application settings. Build with :func:`load_settings`."""
+    """Validated application settings. Build with :func:`load_settings`.
 
+    The fields carry types only: names, defaults and help live once, in ``_FIELDS`` (a test checks the
+    two lists match), so a default cannot drift between two declarations.
+    """
+
+    config: Path | None
     home: Path
     database_url: str
-    delivery: str = "file"
-    smtp_url: Secret | None = None
-    from_addr: str = "paperdigest <digest@localhost>"
-    base_url: str = "http://127.0.0.1:8000"
-    outbox_dir: Path = field(default=Path("outbox"))
-    archive_dir: Path = field(default=Path("archive"))
-    model_dir: Path = field(default=Path("models"))
-    cache_dir: Path = field(default=Path("cache"))
-    watch_dir: Path | None = None
-    sources: tuple[str, ...] = ("hf",)
-    arxiv_categories: tuple[str, ...] = ("cs.LG",)
-    hf_api_url: str = "https://huggingface.co/api/daily_papers"
-    arxiv_api_url: str = "https://export.arxiv.org/api/query"
-    http_timeout: float = 20.0
-    http_retries: int = 3
-    poll_minutes: int = 60
-    tick_minutes: int = 5
-    refit_hours: int = 24
-    digest_size: int = 10
-    min_relevance: float = 0.1
-    nothing_strong: str = "note"
-    content_backend: str = "auto"
-    feedback_max_age_days: int = 180
-    list_id: str = "paperdigest.localhost"
-    log_format: str = "text"
-    signup: str = "off"
+    delivery: str
+    smtp_url: Secret | None
+    from_addr: str
+    base_url: str
+    outbox_dir: Path
+    archive_dir: Path
+    model_dir: Path
+    cache_dir: Path
+    watch_dir: Path | None
+    sources: tuple[str, ...]
+    arxiv_categories: tuple[str, ...]
+    hf_api_url: str
+    arxiv_api_url: str
+    http_timeout: float
+    http_retries: int
+    poll_minutes: int
+    tick_minutes: int
+    refit_hours: int
+    digest_size: int
+    min_relevance: float
+    nothing_strong: str
+    content_backend: str
+    feedback_max_age_days: int
+    list_id: str
+    log_format: str
+    fake_now: str | None
+    signup: str
 
     @property
     def signup_enabled(self) -> bool:
@@ -316,6 +328,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     table = data.get("paperdigest", data)
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: [paperdigest] must be a table")
+    if "config" in table:
+        raise ConfigError(f"config file {path}: 'config' cannot be set inside a config file")
     unknown = sorted(set(table) - _NAMES)
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting '{unknown[0]}'")
@@ -345,16 +359,17 @@ def load_settings(
     """
     env = os.environ if env is None else env
     raw: dict[str, tuple[Any, str]] = {}
-    config_file = config_file or env.get(f"{ENV_PREFIX}CONFIG") or None
+    config_file = config_file or env.get(_CONFIG.env_name) or None
     if config_file:
         path = Path(config_file).expanduser()
+        raw["config"] = (str(path), _CONFIG.env_name)
         for key, value in _read_config_file(path).items():
             raw[key] = (value, f"{key} in {path}")
     for f in _FIELDS:
-        if f.env_name in env:
+        if f is not _CONFIG and f.env_name in env:  # the config file was resolved just above
             raw[f.name] = (env[f.env_name], f.env_name)
     for key, value in overrides.items():
-        if key not in _NAMES:
+        if key not in _NAMES or key == _CONFIG.name:  # the file comes in as ``config_file``
             raise ConfigError(f"unknown setting '{key}'")
         if value is not None:
             raw[key] = (value, f"--{key.replace('_', '-')}")
@@ -399,8 +414,12 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
             f"{_origin(origins, 'base_url')}: must be an http(s) URL, got {values['base_url']!r}"
         )
     values["base_url"] = values["base_url"].rstrip("/")
+    try:  # the same check as `users add --size`, named after the setting it came from
+        check_schedule(digest_size=values["digest_size"])
+    except InvalidInput as exc:
+        raise ConfigError(f"{_origin(origins, 'digest_size')}: {exc}") from None
     for key, low, high in (
-        ("digest_size", 1, 100), ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
+        ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
         ("refit_hours", 1, 8760), ("http_retries", 0, 10), ("feedback_max_age_days", 1, 3650),
     ):
         if not low <= values[key] <= high:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "RedactFilter", "configure_logging", "redact"]
+__all__ = ["JsonFormatter", "RedactFilter", "configure_logging", "quiet_third_party", "redact"]
 
 _EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+-])[\w.+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _URL_AUTH_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
@@ -57,8 +58,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+# Progress bars and chatter that libraries print straight to stderr (tqdm's "Loading weights" bar from
+# transformers, the hub's download bars, the tokenizers fork notice). They break a JSON log pipeline
+# and say nothing an operator needs; our own spinner covers a terminal.
+_QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def quiet_third_party(*, debug: bool = False) -> None:
+    """Silence third-party progress bars and route Python warnings into logging.
+
+    Called by the CLI before any command runs (the libraries read these variables when first
+    imported, which is later, inside the commands). Warnings become records of the ``py.warnings``
+    logger, shown only with ``--debug``: in text or JSON, never as a stray line. An operator's own
+    value of any of these variables wins.
+    """
+    for name, value in _QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    for module, call in (("transformers.utils.logging", "disable_progress_bar"),
+                         ("huggingface_hub.utils", "disable_progress_bars")):
+        loaded = sys.modules.get(module)  # already imported: the variables came too late for it
+        if loaded is not None:
+            getattr(loaded, call)()
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
 def configure_logging(fmt: str = "text", *, debug: bool = False, stream: TextIO | None = None) -> None:
     """Send ``paperdigest``/``scheduler`` logs to ``stream`` (stderr) as text or JSON lines."""
+    quiet_third_party(debug=debug)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactFilter())
     if fmt == "json":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from paperdigest.core.errors import InvalidInput, NotFound
 from paperdigest.store.models import (
     INTERACTION_KINDS,
@@ -21,6 +21,9 @@ from paperdigest.store.models import (
 )
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # pandas costs ~1 s to import; the CLI's quick commands never need it
+    import pandas as pd
 
 __all__ = [
     "FeedbackResult",
@@ -113,6 +116,8 @@ def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
     rows = session.execute(stmt).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
     frame["reader"] = frame["reader"].astype(str)
     return frame

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from paperdigest.core.schedule import CADENCES
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -49,7 +50,6 @@ __all__ = [
     "utcnow",
 ]
 
-CADENCES = ("each_batch", "daily", "weekly")
 # email: the digest itself; html: a web page (short notice email or none); feed: the Atom feed.
 FORMATS = ("email", "html", "feed")
 READER_STATUSES = ("active", "paused", "unsubscribed")

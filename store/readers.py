@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
-from paperdigest.store.models import CADENCES, FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
+from paperdigest.core.schedule import check_schedule
+from paperdigest.store.models import FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -96,21 +97,11 @@ class ReaderFields:
                 raise InvalidInput(f"unknown time zone {self.timezone!r} (use an IANA name such"
                                    " as Europe/Berlin)") from None
             out["timezone"] = self.timezone
-        if self.cadence is not None:
-            cadence = self.cadence.strip().lower().replace("-", "_").replace(" ", "_")
-            if cadence not in CADENCES:
-                raise InvalidInput(f"cadence must be one of {', '.join(CADENCES)}, got {self.cadence!r}")
-            out["cadence"] = cadence
+        # Size, hour and cadence: the one shared check, so every command refuses the same values.
+        out.update(check_schedule(digest_size=self.digest_size, send_hour=self.send_hour,
+                                  cadence=self.cadence))
         if self.weekday is not None:
             out["weekday"] = _weekday(self.weekday)
-        if self.send_hour is not None:
-            if not 0 <= int(self.send_hour) <= 23:
-                raise InvalidInput(f"send hour must be 0-23, got {self.send_hour}")
-            out["send_hour"] = int(self.send_hour)
-        if self.digest_size is not None:
-            if not 1 <= int(self.digest_size) <= 100:
-                raise InvalidInput(f"digest size must be 1-100, got {self.digest_size}")
-            out["digest_size"] = int(self.digest_size)
         if self.format is not None:
             fmt = self.format.strip().lower()
             if fmt not in FORMATS:

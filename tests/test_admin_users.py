@@ -120,3 +120,27 @@ def test_invalid_setting_is_one_line(cli: Cli) -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: PAPERDIGEST_DELIVERY: must be 'file' or 'smtp', got 'carrier-pigeon'"
     ]
+
+
+def test_keys_rotate_keeps_old_links_valid(initialised_cli: Cli, home: Path) -> None:
+    import pytest
+    from paperdigest.core.errors import InvalidInput
+    from paperdigest.core.secrets import load_secret_keys
+    from paperdigest.digest.tokens import TokenCodec
+
+    before = load_secret_keys(home / "secret.key")
+    token = TokenCodec(before).feedback(1, "p1", "like", 7)
+    result = initialised_cli("keys", "rotate")
+    assert "1 old key(s) kept" in result.stdout
+    after = load_secret_keys(home / "secret.key")
+    assert after[1:] == before and after[0] not in before
+    assert (home / "secret.key").stat().st_mode & 0o777 == 0o600
+    signer = TokenCodec(after)
+    assert signer.read_feedback(token).paper_id == "p1"  # signed before the rotation
+    with pytest.raises(InvalidInput):  # new links are signed with the new key, unknown to the old set
+        TokenCodec(before).read_feedback(signer.feedback(1, "p1", "like", 7))
+    # Rotated out of the kept window: old links stop verifying, as documented.
+    initialised_cli("keys", "rotate", "--keep", "1")
+    initialised_cli("keys", "rotate", "--keep", "1")
+    with pytest.raises(InvalidInput):
+        TokenCodec(load_secret_keys(home / "secret.key")).read_feedback(token)

@@ -21,9 +21,11 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": {"core", "store"},
     "ranking": {"core", "store", "recommender"},
     "digest": {"core", "store", "ranking", "recommender"},
-    "web": {"core", "store", "digest", "ranking"},
+    "reports": {"core", "store", "ranking", "digest"},
+    "web": {"core", "store", "digest", "ranking", "reports"},
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
-    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler",
+              "reports"},
 }
 ROOMS = sorted(ALLOWED)
 

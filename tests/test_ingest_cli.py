@@ -39,7 +39,7 @@ def test_ingest_files_then_inspect(initialised_cli) -> None:
     found = json.loads(cli("papers", "search", "theorem curriculum", "--json").stdout)
     assert [p["id"] for p in found] == ["2507.01102"]
     assert found[0]["authors"] == ["Kofi Mensah", "Sara Bianchi"]
-    assert "(no papers)" in cli("papers", "search", "nothingmatches").stdout
+    assert cli("papers", "search", "nothingmatches").stdout == "No papers.\n"
     assert "Token Budgets" in cli("papers", "list").stdout
 
 

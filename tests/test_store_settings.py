@@ -112,3 +112,45 @@ def test_every_setting_is_described() -> None:
                      "PAPERDIGEST_SMTP_URL", "PAPERDIGEST_FROM", "PAPERDIGEST_BASE_URL"):
         assert required in names
     assert all(help_text for _, _, help_text in rows)
+
+
+def test_fields_table_is_the_only_declaration() -> None:
+    # Settings carries types only; names and defaults come from _FIELDS, in the same order.
+    from dataclasses import MISSING, fields
+
+    from paperdigest.core.settings import _FIELDS, Settings
+
+    declared = fields(Settings)
+    assert [f.name for f in declared] == [f.name for f in _FIELDS]
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in declared)
+
+
+def test_every_environment_variable_the_code_reads_is_declared() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    declared = {name for name, _, _ in describe_settings()}
+    skip = {"tests", ".venv", "benchmarks", "build"}
+    found: dict[str, Path] = {}
+    for path in root.rglob("*.py"):
+        if skip & set(path.relative_to(root).parts):
+            continue
+        for name in re.findall(r"PAPERDIGEST_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8")):
+            found.setdefault(name, path)
+    undeclared = {n: str(p.relative_to(root)) for n, p in found.items() if n not in declared}
+    assert not undeclared
+    assert len([n for n, _, _ in describe_settings()]) == len(declared)
+
+
+def test_config_file_cannot_name_itself(tmp_path: Path) -> None:
+    cfg = tmp_path / "pd.toml"
+    cfg.write_text('config = "other.toml"\n')
+    with pytest.raises(ConfigError, match="cannot be set inside"):
+        load_settings(cfg, env={"PAPERDIGEST_HOME": str(tmp_path)})
+
+
+def test_config_path_is_recorded(tmp_path: Path) -> None:
+    cfg = tmp_path / "pd.toml"
+    cfg.write_text("digest_size = 12\n")
+    assert load_settings(cfg, env={"PAPERDIGEST_HOME": str(tmp_path)}).config == cfg
+    assert load_settings(env={"PAPERDIGEST_HOME": str(tmp_path)}).config is None

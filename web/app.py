@@ -17,6 +17,7 @@ from paperdigest.core import Settings
 from paperdigest.digest.tokens import TokenCodec
 from paperdigest.store import Store
 from paperdigest.web import archive, feed, feedback, settings_page, signup
+from paperdigest.web.admin import admin_routes
 from paperdigest.web.common import SecurityHeaders, WebContext, error_handlers, page
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -52,6 +53,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", _home(ctx), methods=["GET"]),
         Route("/healthz", _health, methods=["GET"]),
+        *admin_routes(settings, the_store),
     ]
     for module in ROUTE_MODULES:
         routes.extend(module.routes(ctx))
