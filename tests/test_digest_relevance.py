@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from _digest_helpers import add_batch, add_readers, now, parse
-from paperdigest.core import load_settings
+from paperdigest.core import ConfigError, load_settings
 from paperdigest.digest import FileBackend, send_digests
 from paperdigest.store import Store
 from paperdigest.store.digests import get_digest, list_digests
@@ -81,3 +81,13 @@ def test_nothing_strong_today_follows_the_setting(home: Path, mode: str) -> None
         assert str(mail["Subject"]).startswith("Nothing strong today")
         text = mail.get_body(preferencelist=("plain",))
         assert text is not None and "marked as a weaker match" in text.get_content()
+
+
+@pytest.mark.parametrize(("name", "value"), [("PAPERDIGEST_MIN_RELEVANCE", "1.5"),
+                                             ("PAPERDIGEST_MIN_RELEVANCE", "-0.1"),
+                                             ("PAPERDIGEST_MIN_RELEVANCE", "nan"),
+                                             ("PAPERDIGEST_MIN_RELEVANCE", "high"),
+                                             ("PAPERDIGEST_NOTHING_STRONG", "sometimes")])
+def test_bad_relevance_settings_name_the_key(home: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env={"PAPERDIGEST_HOME": str(home), name: value})
