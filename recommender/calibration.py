@@ -282,14 +282,19 @@ def profile_similarity(profiles: Any, cand_unit: np.ndarray, cols: np.ndarray | 
     """
     n, d = profiles.shape
     width = cand_unit.shape[0] if cols is None else cols.shape[1]
-    # Dense blocks of readers keep memory bounded (TF-IDF profiles are 4000 wide): ~16M floats.
-    chunk = max(1, 16_000_000 // max(1, d * (width if cols is not None else 1)))
+    # Dense blocks of readers keep memory bounded (TF-IDF profiles are 4000 wide): ~16M floats
+    # in the profile block, the gathered candidates or the block's scores, whichever is largest.
+    per_row = d * (width if cols is not None else 1) + cand_unit.shape[0]
+    chunk = max(1, 16_000_000 // max(1, per_row))
     out = np.zeros((n, width), dtype=np.float32)
     for start in range(0, n, chunk):
         block = profiles[start:start + chunk]
         block = np.asarray(block.toarray() if hasattr(block, "toarray") else block, dtype=np.float32)
         if cols is None:
             out[start:start + chunk] = block @ cand_unit.T
+        elif cand_unit.shape[0] <= 10 * width:  # few candidates: one BLAS product beats a gather
+            full = block @ cand_unit.T
+            out[start:start + chunk] = np.take_along_axis(full, cols[start:start + chunk], axis=1)
         else:
             out[start:start + chunk] = np.einsum("rd,rmd->rm", block, cand_unit[cols[start:start + chunk]])
     return out

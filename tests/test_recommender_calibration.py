@@ -149,3 +149,19 @@ def test_nothing_to_learn_from_gives_nan_and_no_cut() -> None:
     assert model.calibrator_.source_ == "none"
     ranked = model.rank(["graph-fan-0"], toy_candidates(), k=4, threshold=0.5)["graph-fan-0"]
     assert len(ranked) == 4 and all(np.isnan(r.probability) for r in ranked)
+
+
+def test_profile_similarity_of_chosen_candidates_matches_the_full_product() -> None:
+    import scipy.sparse as sp
+    from paperdigest.recommender.calibration import profile_similarity
+
+    rng = np.random.default_rng(2)
+    profiles = rng.standard_normal((7, 5)).astype(np.float32)
+    for n_cands, width in ((40, 3), (12, 3)):  # a gather, then one product (few candidates)
+        cands = rng.standard_normal((n_cands, 5)).astype(np.float32)
+        cols = np.argsort(rng.random((7, n_cands)), axis=1)[:, :width]
+        full = profiles @ cands.T
+        for prof in (profiles, sp.csr_matrix(profiles)):
+            np.testing.assert_allclose(profile_similarity(prof, cands, cols),
+                                       np.take_along_axis(full, cols, axis=1), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(profile_similarity(prof, cands), full, rtol=1e-5, atol=1e-6)
