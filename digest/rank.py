@@ -98,7 +98,8 @@ def rank_readers(
                                exclude={str(m.reader.id): exclude[str(m.reader.id)] for m in weak})
             for m in weak:
                 items = _items(best.get(str(m.reader.id), []), papers, m, weak=True)[:WEAK_PICKS]
-                note = "" if items else f"none of the {len(pool)} new papers could be ranked"
+                note = "" if items else (f"none of the {len(pool)} new papers reached a like probability"
+                                         f" of {threshold:g} (the reader's threshold), nor ranked at all")
                 results.append((m, items, note))
     if not dry_run:
         _record(store, results)
