@@ -21,6 +21,7 @@ from paperdigest.admin import (
     cmd_report,
     cmd_run,
     cmd_seed,
+    cmd_serve,
     cmd_setup,
     cmd_users,
 )
@@ -108,7 +109,8 @@ def _root(
     quiet_third_party(debug=debug)
 
 
-for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_run, cmd_evaluate, cmd_report):
+for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_serve, cmd_run, cmd_evaluate,
+                cmd_report):
     _module.register(app)
 
 

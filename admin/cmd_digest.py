@@ -1,4 +1,4 @@
-"""``paperdigest digest ...`` (preview, send, list, show, resend) and ``paperdigest serve``."""
+"""``paperdigest digest ...``: preview, send, list, show, resend."""
 
 from __future__ import annotations
 
@@ -182,27 +182,6 @@ def resend(
         raise typer.Exit(1)
 
 
-def serve(
-    ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-) -> None:
-    """Run the web app (feedback links, reader settings, archive, feeds, subscribe) under uvicorn."""
-    import uvicorn
-    from paperdigest.web import create_app
-    from paperdigest.web.logs import install_token_filter
-
-    app_ctx = get_context(ctx)
-    app = create_app(app_ctx.settings)
-    console.print(f"Serving the web app on http://{host}:{port} (base URL in emails: "
-                  f"{app_ctx.settings.base_url}).", markup=False)
-    config = uvicorn.Config(app, host=host, port=port, log_level="debug" if app_ctx.debug else "warning",
-                            proxy_headers=True)
-    install_token_filter()  # after Config, which (re)configures uvicorn's loggers
-    uvicorn.Server(config).run()
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``digest`` and ``serve`` to ``app``."""
+    """Add ``digest`` to ``app`` (``serve`` lives in :mod:`admin.cmd_serve`)."""
     app.add_typer(digest_app, name="digest")
-    app.command("serve")(serve)

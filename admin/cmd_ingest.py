@@ -57,14 +57,12 @@ def _report(batch: NewBatch, result: BatchResult, as_json: bool) -> dict[str, An
 
 
 def _store_all(ctx: typer.Context, parsed: list[NewBatch], as_json: bool) -> None:
-    from paperdigest.ingest import ingest_batch
+    from paperdigest.ingest import ingest_batches
 
-    records = []
-    with get_context(ctx).store() as store, progress(len(parsed) if len(parsed) > 1 else None,
-                                                     "Storing") as advance:
-        for batch in parsed:
-            records.append(_report(batch, ingest_batch(store, batch), as_json))
-            advance()
+    # One transaction for every input of the command: if any is refused, none is stored.
+    with get_context(ctx).store() as store:
+        results = ingest_batches(store, parsed)
+    records = [_report(batch, result, as_json) for batch, result in zip(parsed, results, strict=True)]
     if as_json:
         emit_json(records)
 
@@ -78,8 +76,8 @@ def ingest(
 ) -> None:
     """Ingest batch files or URLs (page text, HF API JSON, arXiv Atom/RSS, CSV, JSON).
 
-    Every input is parsed and checked first; only when all are valid is each stored, one transaction
-    per batch. Ingesting the same batch again changes nothing and says so.
+    Every input is parsed and checked first; then all are stored in one transaction, so if any is
+    refused none is stored. Ingesting the same batch again changes nothing and says so.
     """
     from paperdigest.ingest import FORMATS, fetch_url, parse_file
 

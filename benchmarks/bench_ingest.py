@@ -1,9 +1,10 @@
-"""Ingest throughput: one 10,000-paper file, then 200 batches of 100 into a store of 100,000 papers.
+"""Ingest throughput: one 10,000-paper file, then 200 batches of 100 into a store of 100,000 papers;
+and parser linearity: each format parsed at 5,000 and 50,000 records (goal: ratio <= 12).
 
-Run: ``python benchmarks/bench_ingest.py [--database-url URL] [--runs 3]``. Prints papers/s (median of
-runs, parse + store measured together, as ``paperdigest ingest`` does) and peak memory (tracemalloc,
-in a separate untimed run so its overhead does not skew the timings). Results go in docs/benchmarks.md's
-ingest section.
+Run: ``python benchmarks/bench_ingest.py [--database-url URL] [--runs 3] [--parsers-only]``.
+Prints papers/s (median of runs, parse + store measured together, as ``paperdigest ingest``
+does) and peak memory (tracemalloc, in a separate untimed run so its overhead does not skew the
+timings). Results go in docs/benchmarks.md's ingest section.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from _batch_formats import FORMAT_WRITERS, records
 from paperdigest.core import load_settings
-from paperdigest.ingest import ingest_batch, parse_file
+from paperdigest.ingest import ingest_batch, parse_bytes, parse_file
 from paperdigest.store import Store
 from paperdigest.store.models import Base
 
@@ -103,6 +105,32 @@ def bench_growing(url: str | None, prefill: int, batches: int, size: int, work: 
             "last_tenth": statistics.median(rates[-tenth:]), "peak_mib": peak / 2**20}
 
 
+def bench_parsers(small: int, large: int, runs: int) -> dict[str, dict[str, float]]:
+    """CPU seconds to parse ``small`` and ``large`` records per format (medians) and their ratio.
+
+    A linear parser gives a ratio near ``large / small`` (10); the quadratic line counting and the
+    double JSON decode this replaced gave ~40 for JSON already at 10k vs 30k papers.
+    """
+    out: dict[str, dict[str, float]] = {}
+    rows = records(large)
+    for fmt, write in FORMAT_WRITERS.items():
+        timings: dict[int, float] = {}
+        for count in (small, large):
+            data = write(rows[:count])
+            samples = []
+            for _ in range(runs):
+                # CPU time of this process: on the shared machine, wall time mostly measures the
+                # other jobs (ratios from 8 to 14 between identical runs).
+                started = time.process_time()
+                batch = parse_bytes(data, label=f"{fmt}-{count}", fmt=fmt)
+                samples.append(time.process_time() - started)
+                assert len(batch.papers) == count
+            timings[count] = statistics.median(samples)
+        out[fmt] = {"small_s": timings[small], "large_s": timings[large],
+                    "ratio": timings[large] / timings[small], "mb": len(write(rows)) / 1e6}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="Default: a temporary SQLite file.")
@@ -111,7 +139,15 @@ def main() -> None:
     parser.add_argument("--prefill", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--parsers-only", action="store_true", help="Only the parser linearity part.")
     args = parser.parse_args()
+    parsed = bench_parsers(5_000, 50_000, args.runs)
+    for fmt, row in parsed.items():
+        verdict = "ok" if row["ratio"] <= 12 else "OVER 12"
+        print(f"parse {fmt:5}: 5,000 in {row['small_s']:.2f} s CPU, 50,000 ({row['mb']:.1f} MB) in"
+              f" {row['large_s']:.2f} s, ratio {row['ratio']:.1f} ({verdict})")
+    if args.parsers_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         big = bench_big_file(args.database_url, args.runs, args.papers, work)

@@ -172,6 +172,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("arxiv_api_url", _str, "https://export.arxiv.org/api/query", "arXiv Atom API endpoint."),
     _Field("http_timeout", _float, 20.0, "Seconds before an HTTP fetch gives up."),
     _Field("http_retries", _int, 3, "Retries on connection errors, 429 and 5xx."),
+    _Field("http_deadline", _float, 120.0,
+           "Seconds one fetch may take in all (retries and a slow-drip body included)."),
     _Field("poll_minutes", _int, 60, "Minutes between source polls."),
     _Field("tick_minutes", _int, 5, "Minutes between scheduler ticks that send due digests."),
     _Field("refit_hours", _int, 24, "Hours between full recommender refits."),
@@ -223,6 +225,7 @@ class Settings:
     arxiv_api_url: str
     http_timeout: float
     http_retries: int
+    http_deadline: float
     poll_minutes: int
     tick_minutes: int
     refit_hours: int
@@ -428,8 +431,9 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{_origin(origins, 'min_relevance')}: must be a probability between 0 and 1")
     if values["nothing_strong"] not in {"note", "skip"}:
         raise ConfigError(f"{_origin(origins, 'nothing_strong')}: must be 'note' or 'skip'")
-    if values["http_timeout"] <= 0:
-        raise ConfigError(f"{_origin(origins, 'http_timeout')}: must be positive")
+    for key in ("http_timeout", "http_deadline"):
+        if values[key] <= 0:
+            raise ConfigError(f"{_origin(origins, key)}: must be positive")
     if values["content_backend"] not in {"auto", "embedding", "tfidf"}:
         raise ConfigError(f"{_origin(origins, 'content_backend')}: must be auto, embedding or tfidf")
     if values["log_format"] not in {"text", "json"}:

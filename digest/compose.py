@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import TYPE_CHECKING
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from paperdigest.core.errors import InvalidInput
 from paperdigest.core.settings import Settings
@@ -362,7 +362,6 @@ def _compose(subject: str, text: str, html: str, unsubscribe_url: str, reader: R
     to = _recipient(reader)
     sender_name, sender = _sender(settings.from_addr)
     boundary = f"=_pd_{secrets.token_hex(16)}"  # "=_" never occurs in QP; 128 random bits
-    mailto = f"mailto:{sender}?subject={quote('unsubscribe')}"
     head = b"".join((
         _header("From", _address(sender_name, sender)),
         _header("To", _address(to.display_name, to.addr_spec)),
@@ -370,7 +369,9 @@ def _compose(subject: str, text: str, html: str, unsubscribe_url: str, reader: R
         _header("Date", _date(now)),
         _header("Message-ID", message_id),
         _header("List-Id", f"paperdigest <{settings.list_id}>"),
-        _header("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>"),
+        # HTTPS one-click only (RFC 8058): a mailto: would point at the From address, where nothing
+        # reads unsubscribe requests.
+        _header("List-Unsubscribe", f"<{unsubscribe_url}>"),
         _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         _header("Auto-Submitted", "auto-generated"),
         b"MIME-Version: 1.0\r\n",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import email
 import logging
-import os
 import queue
 import smtplib
 import ssl
@@ -27,6 +26,8 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
+from paperdigest.core.errors import ConfigError
+from paperdigest.core.files import PRIVATE_FILE, atomic_write, make_private_dir
 from paperdigest.core.settings import Settings, SmtpConfig
 from paperdigest.store.readers import mask_email
 
@@ -78,12 +79,9 @@ class DeliveryBackend(Protocol):
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file next to ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    """Write ``data`` atomically with mode 0600: outbox and archive files hold reader addresses and
+    never-expiring unsubscribe links (see :func:`core.files.atomic_write`)."""
+    atomic_write(path, data, mode=PRIVATE_FILE)
 
 
 class FileBackend:
@@ -95,7 +93,7 @@ class FileBackend:
         self.folder = Path(folder)
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.folder)
 
     def deliver(self, item: Outgoing) -> DeliveryResult:
         try:
@@ -165,7 +163,16 @@ class SmtpBackend:
         self.connections = 0
 
     def open(self) -> None:
+        """Start a run; with a login configured, connect now to check the server offers AUTH.
+
+        Raises :class:`ConfigError` naming ``PAPERDIGEST_SMTP_URL`` when it does not: every digest
+        would otherwise be deferred for ever while the run reports success. An unreachable server
+        is not an error here; :meth:`deliver` retries and defers as usual.
+        """
         self._down = None
+        if self.config.username:
+            with contextlib.suppress(_Temporary):
+                self._connect()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -200,6 +207,14 @@ class SmtpBackend:
             if cfg.starttls:
                 conn.starttls(context=self._context())
                 conn.ehlo()
+            if cfg.username and not conn.has_extn("auth"):
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    conn.quit()
+                conn.close()
+                hint = "" if cfg.starttls or cfg.implicit_tls else (
+                    "; many servers offer it only over TLS: add ?starttls=true or use smtps://")
+                raise ConfigError(f"PAPERDIGEST_SMTP_URL has a user name but the SMTP server {where}"
+                                  f" does not offer AUTH{hint}")
             if cfg.username:
                 conn.login(cfg.username, cfg.password.get() if cfg.password else "")
         except smtplib.SMTPAuthenticationError as exc:
@@ -224,6 +239,8 @@ class SmtpBackend:
             except _Temporary as exc:
                 error = str(exc)
                 continue
+            except ConfigError as exc:  # AUTH vanished mid-run (open() checked it): nothing was sent
+                return DeliveryResult("deferred", str(exc))
             try:
                 self._send(conn, item)
             except _Temporary as exc:

@@ -34,12 +34,17 @@ __all__ = [
     "render_text",
     "shorten",
     "snippet",
+    "strip_bidi",
 ]
 
 SNIPPET_CHARS = 300
 TITLE_CHARS = 300  # a 2,000-character title must not swallow the email
 SHORT_TITLE_CHARS = 80
 _NEWLINES = re.compile(r"\s*\n\s*")
+# Embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): a title holding U+202E
+# would reverse the text after it, in the title and past it (a link or button can look like
+# another). Direction comes from dir="auto" on the element instead.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 # Jinja constructs, and the includes of the email template (flattened before inlining).
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _INCLUDE = re.compile(r'[ \t]*\{%-?\s*include\s+"([^"]+)"\s*-?%\}\n?')
@@ -94,9 +99,18 @@ class IndexEntry:
     label: str = ""  # the date a reader sees; the period when a page predates labels
 
 
+def strip_bidi(text: str) -> str:
+    """``text`` without bidirectional embedding, override and isolate control characters."""
+    return text.translate(_BIDI_CONTROLS)
+
+
 def shorten(text: str, limit: int) -> str:
-    """Collapse whitespace and cut at a word boundary before ``limit`` characters, adding '…'."""
-    text = " ".join((text or "").split())
+    """Collapse whitespace and cut at a word boundary before ``limit`` characters, adding '…'.
+
+    Bidi control characters are dropped (:func:`strip_bidi`): every title and snippet shown in an
+    email, a page or a subject passes through here.
+    """
+    text = " ".join(strip_bidi(text or "").split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -112,7 +126,7 @@ def snippet(abstract: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 def authors_line(authors: Sequence[str] | None, limit: int = 6) -> str:
-    names = [" ".join(str(a).split()) for a in (authors or []) if str(a).strip()]
+    names = [" ".join(strip_bidi(str(a)).split()) for a in (authors or []) if str(a).strip()]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" et al. ({len(names)} authors)"
     return ", ".join(names)

@@ -8,6 +8,7 @@ Public API (others call exactly these):
 - :func:`fetch_arxiv` ``(settings, category, *, client=None) -> NewBatch``
 - :func:`fetch_url` ``(settings, url, *, source=None, client=None) -> NewBatch``
 - :func:`ingest_batch` ``(store, batch) -> BatchResult`` (one transaction)
+- :func:`ingest_batches` ``(store, batches) -> list[BatchResult]`` (all in one transaction)
 - errors: :class:`IngestError` (bad content, an ``InvalidInput``), its subclass :class:`EmptyBatch`
   (a well-formed source with no papers), :class:`FetchError` (network/HTTP, names URL and status).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 from paperdigest.ingest.errors import EmptyBatch, FetchError, IngestError
 from paperdigest.ingest.fetch import fetch_arxiv, fetch_hf, fetch_url
 from paperdigest.ingest.parse import DEFAULT_SOURCES, FORMATS, parse_bytes, parse_file, sniff_format
-from paperdigest.ingest.service import ingest_batch
+from paperdigest.ingest.service import ingest_batch, ingest_batches
 from paperdigest.store.papers import BatchResult, NewBatch, NewPaper
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "fetch_hf",
     "fetch_url",
     "ingest_batch",
+    "ingest_batches",
     "parse_bytes",
     "parse_file",
     "sniff_format",

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 from paperdigest.ingest.errors import EmptyBatch, IngestError
 from paperdigest.ingest.records import arxiv_from, split_authors
-from paperdigest.ingest.text import clean_text, line_of
+from paperdigest.ingest.text import LineCounter, clean_text
 from paperdigest.store.papers import NewPaper
 
 __all__ = ["parse_xml", "xml_kind"]
@@ -133,6 +133,7 @@ def parse_xml(text: str, label: str) -> tuple[str, dt.date | None, list[NewPaper
     name = "entry" if kind == "atom" else "item"
     starts = [m.start() for m in re.finditer(rf"<(?:[\w.-]+:)?{name}[\s>/]", text)]
     if len(starts) == len(papers):
+        lines = LineCounter(text)
         for paper, start in zip(papers, starts, strict=True):
-            paper.line = line_of(text, start)
+            paper.line = lines.line(start)
     return kind, day, papers

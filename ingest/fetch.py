@@ -2,8 +2,11 @@
 
 Connection errors, timeouts, 429 and 5xx are retried ``settings.http_retries`` times, waiting
 ``backoff * 2**attempt`` seconds (or the server's ``Retry-After``, capped at :data:`MAX_WAIT`). Any other
-4xx fails at once. Bodies are streamed and cut off at the batch size limit. Every failure is a
-:class:`FetchError` naming the URL and, when there was one, the HTTP status.
+4xx fails at once. Bodies are streamed and cut off at the batch size limit. ``http_timeout`` bounds each
+read; ``http_deadline`` bounds the whole fetch (retries, waits and a body that drips in a byte at a
+time), which ends at most one read later than the deadline. Redirect loops and redirects to anything
+but http(s) fail at once. Every failure is a :class:`FetchError` naming the URL and, when there was
+one, the HTTP status.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
-def _read_limited(response: httpx.Response, url: str) -> bytes:
+class _Late(Exception):
+    """The fetch's total deadline passed."""
+
+
+def _read_limited(response: httpx.Response, url: str, deadline: float) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_INPUT_BYTES:
         raise IngestError(f"{url}: response is {describe_size(int(declared))}, more than the"
@@ -45,6 +52,8 @@ def _read_limited(response: httpx.Response, url: str) -> bytes:
             raise IngestError(f"{url}: response is more than the {MAX_INPUT_BYTES // 2**20} MiB limit"
                               " for one batch")
         chunks.append(chunk)
+        if time.monotonic() > deadline:  # a server dripping bytes resets every read timeout
+            raise _Late
     return b"".join(chunks)
 
 
@@ -67,20 +76,35 @@ def get_bytes(
     http = client or httpx.Client(timeout=settings.http_timeout, follow_redirects=True,
                                   headers={"User-Agent": USER_AGENT})
     shown = str(httpx.URL(url, params=params)) if params else url
+    deadline = time.monotonic() + settings.http_deadline
+    late = FetchError(f"{shown}: no complete response within PAPERDIGEST_HTTP_DEADLINE"
+                      f" ({settings.http_deadline:g} s)", url=shown)
     try:
         attempt = 0
         while True:
             wait = backoff * (2 ** attempt)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise late
             try:
-                with http.stream("GET", url, params=params, headers={"User-Agent": USER_AGENT}) as response:
+                with http.stream("GET", url, params=params, headers={"User-Agent": USER_AGENT},
+                                 timeout=min(settings.http_timeout, left)) as response:
                     if response.status_code < 400:
-                        return shown, _read_limited(response, shown)
+                        return shown, _read_limited(response, shown, deadline)
                     status = response.status_code
                     error = FetchError(f"{shown}: HTTP {status} {response.reason_phrase}".rstrip(),
                                        url=shown, status=status)
                     if status not in _RETRY_STATUS:
                         raise error
                     wait = _retry_after(response) or wait
+            except _Late:
+                raise late from None
+            except httpx.TooManyRedirects:
+                raise FetchError(f"{shown}: too many redirects (a redirect loop?)", url=shown) from None
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                # A redirect to javascript:, file: or a malformed Location; retrying cannot help.
+                raise FetchError(f"{shown}: redirected to an address that is not http(s) ({exc})",
+                                 url=shown) from None
             except httpx.TimeoutException:
                 error = FetchError(f"{shown}: timed out after {settings.http_timeout:g} s", url=shown)
             except httpx.TransportError as exc:
@@ -91,6 +115,9 @@ def get_bytes(
                     raise FetchError(f"{error} (gave up after {attempt + 1} attempts)", url=shown,
                                      status=error.status)
                 raise error
+            if time.monotonic() + min(wait, MAX_WAIT) >= deadline:
+                raise FetchError(f"{error} (no time left for a retry within PAPERDIGEST_HTTP_DEADLINE"
+                                 f" {settings.http_deadline:g} s)", url=shown, status=error.status)
             time.sleep(min(wait, MAX_WAIT))
             attempt += 1
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 
 from paperdigest.ingest.errors import IngestError
 from paperdigest.ingest.text import clean_text
-from paperdigest.store.papers import NewPaper, normalize_arxiv_id
+from paperdigest.store.papers import MAX_UPVOTES, NewPaper, normalize_arxiv_id
 
 __all__ = ["FIELD_ALIASES", "arxiv_from", "paper_from_record", "parse_day", "split_authors", "where"]
 
@@ -97,9 +97,13 @@ def paper_from_record(record: Mapping[str, Any], at: str, line: int | None) -> N
     arxiv = arxiv_from(_pick(record, "id")) or (arxiv_from(url_text) if url_text else None)
     upvotes = _pick(record, "upvotes")
     try:
-        votes = int(upvotes) if upvotes is not None else None
-    except (TypeError, ValueError):
+        votes = int(upvotes) if upvotes is not None and not isinstance(upvotes, bool) else None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity or 1e400 in JSON
         raise IngestError(f"{at}: upvotes {str(upvotes)[:20]!r} is not a whole number") from None
+    if upvotes is not None and votes is None:
+        raise IngestError(f"{at}: upvotes {upvotes!r} is not a whole number")
+    if votes is not None and not 0 <= votes <= MAX_UPVOTES:
+        raise IngestError(f"{at}: upvotes {str(upvotes)[:20]} is out of range (0 to {MAX_UPVOTES:,})")
     return NewPaper(
         title=clean_text(raw_title), abstract=clean_text(raw_abstract), arxiv_id=arxiv,
         authors=split_authors(_pick(record, "authors")), url=url_text,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from paperdigest.store import Store
-from paperdigest.store.papers import BatchResult, NewBatch, upsert_batch_atomic
+from collections.abc import Sequence
 
-__all__ = ["ingest_batch"]
+from paperdigest.store import Store
+from paperdigest.store.papers import BatchResult, NewBatch, upsert_batch_atomic, upsert_batches_atomic
+
+__all__ = ["ingest_batch", "ingest_batches"]
 
 
 def ingest_batch(store: Store, batch: NewBatch) -> BatchResult:
@@ -15,3 +17,8 @@ def ingest_batch(store: Store, batch: NewBatch) -> BatchResult:
     before. Raises :class:`store.errors.InvalidInput` for a batch that fails validation.
     """
     return upsert_batch_atomic(store.sessions, batch)
+
+
+def ingest_batches(store: Store, batches: Sequence[NewBatch]) -> list[BatchResult]:
+    """Upsert several batches in ONE transaction: every one is stored, or (on any error) none."""
+    return upsert_batches_atomic(store.sessions, batches)

@@ -9,18 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from paperdigest.ingest.errors import IngestError
 from paperdigest.ingest.records import FIELD_ALIASES, paper_from_record, where
-from paperdigest.ingest.text import line_of
+from paperdigest.ingest.text import LineCounter, line_of
 from paperdigest.store.papers import NewPaper
 
 __all__ = ["csv_records", "is_hf_json", "json_items", "parse_csv", "parse_hf", "parse_json"]
 
 _DECODER = json.JSONDecoder()
-_WS = " \t\n\r"
+_WS_RE = re.compile(r"[ \t\n\r]*")
 
 
 def _syntax(label: str, exc: json.JSONDecodeError) -> IngestError:
@@ -31,9 +32,13 @@ def _syntax(label: str, exc: json.JSONDecodeError) -> IngestError:
 
 
 def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WS:
-        pos += 1
-    return pos
+    match = _WS_RE.match(text, pos)
+    return match.end() if match else pos
+
+
+def _too_deep(label: str) -> IngestError:
+    return IngestError(f"{label}: malformed JSON (values nested too deeply; a batch needs only a few"
+                       " levels)")
 
 
 def json_items(text: str, label: str) -> list[tuple[int, Any]]:
@@ -44,6 +49,8 @@ def json_items(text: str, label: str) -> list[tuple[int, Any]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise _syntax(label, exc) from None
+        except RecursionError:  # the C decoder recurses once per nesting level
+            raise _too_deep(label) from None
         items = data.get("papers") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise IngestError(f"{label}: JSON object has no 'papers' list")
@@ -51,6 +58,7 @@ def json_items(text: str, label: str) -> list[tuple[int, Any]]:
     if not text.startswith("[", start):
         raise IngestError(f"{label}, line 1: malformed JSON (expected an array of papers)")
     out: list[tuple[int, Any]] = []
+    lines = LineCounter(text)
     pos = _skip_ws(text, start + 1)
     if text.startswith("]", pos):
         pos += 1
@@ -60,7 +68,9 @@ def json_items(text: str, label: str) -> list[tuple[int, Any]]:
                 value, end = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise _syntax(label, exc) from None
-            out.append((line_of(text, pos), value))
+            except RecursionError:
+                raise _too_deep(label) from None
+            out.append((lines.line(pos), value))
             pos = _skip_ws(text, end)
             if text.startswith(",", pos):
                 pos = _skip_ws(text, pos + 1)
@@ -88,10 +98,13 @@ def is_hf_json(items: list[tuple[int, Any]]) -> bool:
     return bool(items) and all(isinstance(v, dict) and isinstance(v.get("paper"), dict) for _, v in items)
 
 
-def parse_json(text: str, label: str) -> list[NewPaper]:
-    """A JSON array (or ``{"papers": [...]}``) of objects with title, abstract and optional fields."""
+def parse_json(items: list[tuple[int, Any]], label: str) -> list[NewPaper]:
+    """A JSON array (or ``{"papers": [...]}``) of objects with title, abstract and optional fields.
+
+    ``items`` is :func:`json_items`'s result: the text is decoded once, whatever the format.
+    """
     papers = []
-    for number, (line, value) in enumerate(json_items(text, label), start=1):
+    for number, (line, value) in enumerate(items, start=1):
         at = where(label, line, number)
         if not isinstance(value, dict):
             raise IngestError(f"{at}: expected a JSON object per paper, got {type(value).__name__}")
@@ -99,10 +112,13 @@ def parse_json(text: str, label: str) -> list[NewPaper]:
     return papers
 
 
-def parse_hf(text: str, label: str) -> list[NewPaper]:
-    """The ``/api/daily_papers`` response: ``[{"paper": {"id", "title", "summary", ...}, ...}]``."""
+def parse_hf(items: list[tuple[int, Any]], label: str) -> list[NewPaper]:
+    """The ``/api/daily_papers`` response: ``[{"paper": {"id", "title", "summary", ...}, ...}]``.
+
+    ``items`` is :func:`json_items`'s result.
+    """
     papers = []
-    for number, (line, value) in enumerate(json_items(text, label), start=1):
+    for number, (line, value) in enumerate(items, start=1):
         at = where(label, line, number)
         if not isinstance(value, dict) or not isinstance(value.get("paper"), dict):
             raise IngestError(f"{at}: expected an object with a 'paper' object (Hugging Face API format)")

@@ -14,7 +14,7 @@ import re
 
 from paperdigest.ingest.errors import IngestError
 
-__all__ = ["MAX_INPUT_BYTES", "check_size", "clean_text", "decode", "describe_size", "line_of"]
+__all__ = ["MAX_INPUT_BYTES", "LineCounter", "check_size", "clean_text", "decode", "describe_size", "line_of"]
 
 # The largest real daily batch is well under 1 MB and a 10,000-paper file about 16 MB; anything much
 # bigger is a mistake (a dump, a video) that would only fill memory.
@@ -41,6 +41,28 @@ def check_size(size: int, label: str) -> None:
 def line_of(text: str, offset: int) -> int:
     """1-based line number of character ``offset`` in ``text``."""
     return text.count("\n", 0, offset) + 1
+
+
+class LineCounter:
+    """Line numbers of increasing offsets in one text, counting each newline once.
+
+    :func:`line_of` counts from the start of the text on every call, so asking it for the line of
+    every record of a large batch is quadratic; parsers walk forward through their input, so this
+    counts only the stretch since the previous offset (an earlier offset recounts from the start).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._offset = 0
+        self._line = 1
+
+    def line(self, offset: int) -> int:
+        """1-based line number of character ``offset``."""
+        if offset < self._offset:
+            self._offset, self._line = 0, 1
+        self._line += self.text.count("\n", self._offset, offset)
+        self._offset = offset
+        return self._line
 
 
 def decode(data: bytes, label: str) -> str:

@@ -2,7 +2,9 @@
 
 Timing choices, on purpose:
 
-* one worker thread, so jobs never overlap and SQLite never sees two writers from us;
+* one worker thread for tick, update and refit, so they never overlap; polls run on a second worker,
+  because they wait on the network and a slow source must never delay a due digest (their writes are
+  short transactions that queue on SQLite's write lock like any other writer);
 * ``max_instances=1`` and ``coalesce=True``: a digest run longer than the tick interval makes the
   missed ticks collapse into one run afterwards, never a pile-up;
 * ``misfire_grace_time`` = one interval: a tick delayed by a long job or a suspended machine still runs;
@@ -42,15 +44,16 @@ def build_scheduler(service: SchedulerService, settings: Settings) -> Background
     """A BackgroundScheduler with the poll, tick, update and refit jobs (not started)."""
     scheduler = BackgroundScheduler(
         timezone=dt.UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # Polls get their own worker: a source that answers slowly must not delay due digests.
+        executors={"default": ThreadPoolExecutor(max_workers=1), "poll": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1},
     )
     start = dt.datetime.now(dt.UTC)
     tick = dt.timedelta(minutes=settings.tick_minutes)
     poll = dt.timedelta(minutes=settings.poll_minutes)
     refit = dt.timedelta(hours=settings.refit_hours)
-    # Start-up order matters (one worker runs them in order): new batches first, then a model that
-    # knows them, then the sends.
+    # Start-up order: refit, then the sends on the main worker; the first poll runs beside them, so a
+    # restart sends due digests at once even while a source is slow.
     plan: list[tuple[str, Callable[[], Any], dt.timedelta, dt.datetime]] = [
         ("poll", service.poll, poll, start),
         ("refit", service.refit, refit, start + dt.timedelta(milliseconds=1)),
@@ -60,6 +63,7 @@ def build_scheduler(service: SchedulerService, settings: Settings) -> Background
     for job_id, func, every, first in plan:
         scheduler.add_job(
             func, IntervalTrigger(seconds=every.total_seconds(), timezone=dt.UTC), id=job_id, name=job_id,
+            executor="poll" if job_id == "poll" else "default",
             next_run_time=first, misfire_grace_time=max(60, int(every.total_seconds())),
             replace_existing=True,
         )

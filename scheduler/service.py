@@ -111,12 +111,17 @@ class SchedulerService:
         self.update_fn = update
         self.stop_event = threading.Event()
         self._busy = threading.Lock()
+        # Polls wait on the network: they have their own lock (and their own worker in the runner), so a
+        # slow source never holds up a tick. Their writes are short transactions of their own.
+        self._polling = threading.Lock()
         self._new_papers = False
 
     # -- job plumbing -------------------------------------------------------------------------------
-    def _run(self, job: str, body: Callable[[dt.datetime], dict[str, Any]]) -> dict[str, Any]:
+    def _run(self, job: str, body: Callable[[dt.datetime], dict[str, Any]],
+             lock: threading.Lock | None = None) -> dict[str, Any]:
         now = self.clock()
-        if not self._busy.acquire(blocking=False):
+        lock = lock or self._busy
+        if not lock.acquire(blocking=False):
             counts = {"reason": "another job is still running"}
             self._record(job, now, "skipped", counts, None, 0.0)
             return {"status": "skipped", **counts}
@@ -131,7 +136,7 @@ class SchedulerService:
                       extra={"job": job, "status": "error", "duration_s": round(elapsed, 3)})
             return {"status": "error", "error": str(exc)}
         finally:
-            self._busy.release()
+            lock.release()
         elapsed = time.perf_counter() - started
         status = "ok" if not counts.get("failed_sources") else "partial"
         self._record(job, now, status, counts, None, elapsed)
@@ -171,7 +176,7 @@ class SchedulerService:
                 self._new_papers = True
             return report.counts()
 
-        return self._run("poll", body)
+        return self._run("poll", body, self._polling)
 
     def due(self, now: dt.datetime | None = None) -> list[DueDigest]:
         """The digests due at ``now`` (default: the clock), from database state."""

@@ -8,7 +8,9 @@ functions live in the submodules (``store.papers``, ``store.readers``, ``store.f
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 from paperdigest.core.errors import (
     AlreadyExists,
@@ -18,6 +20,7 @@ from paperdigest.core.errors import (
     PaperdigestError,
     StoreNotInitialized,
 )
+from paperdigest.core.files import make_private_dir, wider_than_private
 from paperdigest.core.secrets import create_secret_key, load_secret_keys
 from paperdigest.core.settings import Secret, Settings, load_settings
 from paperdigest.store.db import check_schema, make_engine, make_sessionmaker, session_scope, upgrade
@@ -37,6 +40,19 @@ __all__ = [
     "load_settings",
 ]
 
+log = logging.getLogger("paperdigest.store")
+_warned: set[Path] = set()
+
+
+def _warn_if_wide(home: Path) -> None:
+    """Log once per process when the data folder lets group or others in (it holds reader data)."""
+    mode = wider_than_private(home)
+    if mode is None or home in _warned:
+        return
+    _warned.add(home)
+    log.warning("data folder %s is mode %o: other local users can read reader addresses and feedback;"
+                " run 'chmod 700 %s'", home, mode, home)
+
 
 class Store:
     """One database: an engine, a session factory and the settings it was opened with."""
@@ -49,6 +65,7 @@ class Store:
     @classmethod
     def open(cls, settings: Settings) -> Store:
         """Open an initialised database; raises :class:`StoreNotInitialized` otherwise."""
+        _warn_if_wide(settings.home)
         store = cls(settings)
         try:
             check_schema(store.engine)
@@ -59,13 +76,15 @@ class Store:
 
     @classmethod
     def initialise(cls, settings: Settings) -> tuple[Store, bool]:
-        """Create folders, migrate the schema to head and create the secret key.
+        """Create folders (0700), migrate the schema to head and create the secret key.
 
-        Returns the store and whether a new secret key was written.
+        Returns the store and whether a new secret key was written. An existing data folder keeps
+        its mode; a warning is logged when group or others may read it.
         """
-        settings.home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.home)
+        _warn_if_wide(settings.home)
         for folder in (settings.outbox_dir, settings.archive_dir, settings.model_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(folder)
         store = cls(settings)
         upgrade(store.engine)
         created = create_secret_key(settings.secret_key_path)

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
     "MAX_ABSTRACT_CHARS",
+    "MAX_SOURCE_CHARS",
     "MAX_TITLE_CHARS",
+    "MAX_UPVOTES",
     "BatchResult",
     "NewBatch",
     "NewPaper",
@@ -41,11 +43,14 @@ __all__ = [
     "title_key",
     "upsert_batch",
     "upsert_batch_atomic",
+    "upsert_batches_atomic",
     "validate_batch",
 ]
 
 MAX_TITLE_CHARS = 1_000
 MAX_ABSTRACT_CHARS = 20_000
+MAX_SOURCE_CHARS = 64  # the width of batches.source / papers.source
+MAX_UPVOTES = 2**31 - 1  # papers.upvotes is a 32-bit INTEGER on PostgreSQL
 _CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
 
 _ARXIV_RE = re.compile(
@@ -133,6 +138,9 @@ def validate_batch(batch: NewBatch) -> None:
     """
     if not batch.papers:
         raise InvalidInput(f"{batch.label}: no papers found")
+    if not batch.source.strip() or len(batch.source) > MAX_SOURCE_CHARS:
+        raise InvalidInput(f"{batch.label}: source name {batch.source[:80]!r} must be 1 to"
+                           f" {MAX_SOURCE_CHARS} characters")
     seen: dict[str, NewPaper] = {}
     seen_arxiv: dict[str, NewPaper] = {}
     for paper in batch.papers:
@@ -149,6 +157,9 @@ def validate_batch(batch: NewBatch) -> None:
                 f"{_where(paper, batch.label)}: abstract is {len(paper.abstract):,} characters"
                 f" (at most {MAX_ABSTRACT_CHARS:,})"
             )
+        if paper.upvotes is not None and not 0 <= paper.upvotes <= MAX_UPVOTES:
+            raise InvalidInput(f"{_where(paper, batch.label)}: upvotes {paper.upvotes} is out of range"
+                               f" (0 to {MAX_UPVOTES:,})")
         key = title_key(title)
         if key in seen:
             first = seen[key]
@@ -209,6 +220,7 @@ def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
         for row in session.scalars(select(Paper).where(Paper.arxiv_id.in_(chunk))):
             by_arxiv[row.arxiv_id or ""] = row
 
+    _check_distinct_known(batch, keys, arxiv_ids, by_key, by_arxiv)
     new_batch = Batch(
         source=batch.source, label=batch.label[:300], date=batch.date,
         fetched_at=utcnow(), content_hash=content_hash, paper_count=len(batch.papers),
@@ -244,6 +256,28 @@ def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
     return BatchResult(new_batch.id, True, len(batch.papers), len(new_rows), linked, tuple(paper_ids))
 
 
+def _check_distinct_known(batch: NewBatch, keys: list[str], arxiv_ids: list[str | None],
+                          by_key: dict[str, Paper], by_arxiv: dict[str, Paper]) -> None:
+    """Refuse two entries that resolve to one stored paper (one by title, one by arXiv id).
+
+    Within the batch they look different, so :func:`validate_batch` passes them; only the store
+    knows they are the same paper. Checked before anything is written.
+    """
+    first: dict[str, NewPaper] = {}
+    for paper, key, arxiv in zip(batch.papers, keys, arxiv_ids, strict=True):
+        known = (by_arxiv.get(arxiv) if arxiv else None) or by_key.get(key)
+        if known is None:
+            continue
+        if known.id in first:
+            earlier = first[known.id]
+            at = f"line {earlier.line}" if earlier.line else repr(earlier.title[:60])
+            raise InvalidInput(
+                f"{_where(paper, batch.label)}: names the stored paper {known.id} ({known.title[:60]!r})"
+                f" that {at} names too; keep one of the two entries"
+            )
+        first[known.id] = paper
+
+
 def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch) -> BatchResult:
     """:func:`upsert_batch` in its own transaction, committed on success, rolled back on any error.
 
@@ -251,12 +285,30 @@ def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch) -> Bat
     inserts, the unique constraints fail the transaction; a second pass then sees those rows and links
     to them (or reports the no-op).
     """
+    return upsert_batches_atomic(sessions, [batch])[0]
+
+
+def upsert_batches_atomic(sessions: sessionmaker[Session], batches: Sequence[NewBatch]) -> list[BatchResult]:
+    """Store several batches in ONE transaction: all of them, or (on any error) none.
+
+    A unique violation is retried once (a concurrent writer stored the same rows between our
+    lookups and our inserts); a second one becomes an :class:`InvalidInput` naming the batches.
+    """
+    def store_all() -> list[BatchResult]:
+        with session_scope(sessions) as session:
+            return [upsert_batch(session, batch) for batch in batches]
+
     try:
-        with session_scope(sessions) as session:
-            return upsert_batch(session, batch)
+        return store_all()
     except IntegrityError:
-        with session_scope(sessions) as session:
-            return upsert_batch(session, batch)
+        pass  # a concurrent writer got there first: the second pass sees its rows
+    try:
+        return store_all()
+    except IntegrityError as exc:
+        labels = ", ".join(b.label for b in batches)[:200]
+        reason = str(exc.orig).splitlines()[0][:120] if exc.orig else "unique constraint"
+        raise InvalidInput(f"{labels}: conflicts with papers already stored ({reason});"
+                           " nothing was stored") from None
 
 
 def _fill_gaps(known: Paper, paper: NewPaper, arxiv: str | None, by_arxiv: dict[str, Paper]) -> None:

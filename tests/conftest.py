@@ -50,7 +50,7 @@ def shared_dir() -> Path:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
-    path.mkdir()
+    path.mkdir(mode=0o700)  # as 'paperdigest init' makes it; a wider one logs a warning
     return path
 
 

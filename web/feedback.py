@@ -28,6 +28,12 @@ PAUSE_INSTEAD_DAYS = 28  # "pause instead" on the unsubscribe page
 _WORDS = {"like": ("more", "More like this"), "dislike": ("fewer", "Less like this")}
 
 
+def _shown(paper: Paper) -> tuple[str, tuple[str, ...]]:
+    """The title and detail lines a feedback page shows for ``paper``."""
+    details = tuple(x for x in (authors_line(paper.authors), snippet(paper.abstract or "")) if x)
+    return shorten(paper.title, SHORT_TITLE_CHARS), details
+
+
 class _Handlers:
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
@@ -46,25 +52,29 @@ class _Handlers:
 
     async def feedback(self, request: Request) -> Response:
         token = self.ctx.codec.read_feedback(request.path_params["token"])
-        paper, current = await run_in_threadpool(self._paper_state, token.reader_id, token.paper_id)
-        title = shorten(paper.title, SHORT_TITLE_CHARS)
-        details = tuple(x for x in (authors_line(paper.authors), snippet(paper.abstract or "")) if x)
         word, button = _WORDS[token.kind]
         here = request.url.path
         undo = Form(here, "Undo", (("action", "undo"),), "btn-less")
+        action = ""
         if request.method == "POST":
             check_origin(self.ctx, request)
             async with request.form() as form:
                 action = str(form.get("action", "record"))
-            if action == "undo":
-                await run_in_threadpool(self._record, token.reader_id, token.paper_id, "unlike",
-                                        token.digest_id, token.kind)
-                return page("Undone", f"Your “{button}” on “{title}” is withdrawn.", details=details,
-                            forms=(Form(here, f"{button} after all", (("action", "record"),)),))
-            await run_in_threadpool(self._record, token.reader_id, token.paper_id, token.kind,
-                                    token.digest_id, None)
-            return page("Thanks — your next digest will use this",
-                        f"You asked for {word} papers like “{title}”.", details=details, forms=(undo,))
+            if action != "undo":
+                # The common POST: check, record and read what the page shows in ONE short write
+                # transaction (issue #14 item 10: the feedback app's load goal).
+                paper = await run_in_threadpool(self._record, token.reader_id, token.paper_id,
+                                                token.kind, token.digest_id, None)
+                title, details = _shown(paper)
+                return page("Thanks — your next digest will use this",
+                            f"You asked for {word} papers like “{title}”.", details=details, forms=(undo,))
+        paper, current = await run_in_threadpool(self._paper_state, token.reader_id, token.paper_id)
+        title, details = _shown(paper)
+        if action == "undo":
+            await run_in_threadpool(self._record, token.reader_id, token.paper_id, "unlike",
+                                    token.digest_id, token.kind)
+            return page("Undone", f"Your “{button}” on “{title}” is withdrawn.", details=details,
+                        forms=(Form(here, f"{button} after all", (("action", "record"),)),))
         if current == token.kind:
             done = "liked" if token.kind == "like" else "marked less like this"
             return page(f"You already {done} this", f"“{title}”", details=details, forms=(undo,))
@@ -74,16 +84,23 @@ class _Handlers:
                                 else "Yes, less like this"),))
 
     def _record(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None,
-                only_if: str | None) -> None:
+                only_if: str | None) -> Paper:
+        """Record the reaction (only when the current one is ``only_if``, if given); returns the paper."""
         with self.ctx.store.transaction() as session:
             if digest_id is not None and session.get(Digest, digest_id) is None:
                 digest_id = None  # the digest row was removed; the reaction still counts
-            if only_if is not None and current_reactions(session, reader_id).get(paper_id) != only_if:
-                return  # undo of a reaction that is no longer there: nothing to withdraw
-            try:
-                record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
-            except NotFound as exc:
-                raise InvalidInput(str(exc)) from None
+            if only_if is None or current_reactions(session, reader_id).get(paper_id) == only_if:
+                try:  # (an undo of a reaction that is no longer there withdraws nothing)
+                    record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
+                except NotFound:
+                    if session.get(Reader, reader_id) is None:
+                        raise InvalidInput("this link belongs to a reader who no longer exists") from None
+                    raise InvalidInput("this link names a paper that does not exist") from None
+            paper = session.get(Paper, paper_id)
+            if paper is None:
+                raise InvalidInput("this link names a paper that does not exist")
+            session.expunge(paper)
+            return paper
 
     # -- Unsubscribe (RFC 8058 one-click), pause instead, resubscribe ------------------------------
 
