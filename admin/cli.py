@@ -23,6 +23,7 @@ from paperdigest.admin import (
     cmd_seed,
     cmd_serve,
     cmd_setup,
+    cmd_simulate,
     cmd_users,
 )
 from paperdigest.admin.context import AppContext, get_context
@@ -110,7 +111,7 @@ def _root(
 
 
 for _module in (cmd_setup, cmd_users, cmd_seed, cmd_ingest, cmd_digest, cmd_serve, cmd_run, cmd_evaluate,
-                cmd_report):
+                cmd_report, cmd_simulate):
     _module.register(app)
 
 

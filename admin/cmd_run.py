@@ -45,7 +45,7 @@ def run(
     # through Settings like every other variable.
     clock = clock_from_env({FAKE_NOW_ENV: settings.fake_now or ""})
     with app_ctx.store() as store:
-        service = SchedulerService(store, settings, clock=clock)
+        service = SchedulerService(store, settings, clock=clock, enqueue=_enqueuer(store, settings))
         if once:
             with SchedulerLock(store):
                 service.recover()
@@ -55,6 +55,52 @@ def run(
                 raise typer.Exit(1)
             return
         run_forever(service, settings)
+
+
+def _enqueuer(store: Any, settings: Any) -> Any:
+    """With PAPERDIGEST_QUEUE_URL: the tick enqueues chunks for `paperdigest worker` (None: in-process)."""
+    if settings.queue_url is None:
+        return None
+    from paperdigest.workers.broker import check_broker, declare_actor, make_broker
+    from paperdigest.workers.client import TickQueue
+
+    broker = make_broker(settings)
+    check_broker(broker, settings)  # unreachable at start-up: one line, exit 2
+
+    def not_here(_payload: dict[str, Any]) -> None:  # the clock only enqueues; workers run chunks
+        raise RuntimeError("digest chunks run in `paperdigest worker`")
+
+    actor = declare_actor(broker, settings, not_here)
+    return TickQueue(store, settings, actor.send, chunk=settings.queue_chunk).enqueue
+
+
+def worker(
+    ctx: typer.Context,
+    processes: int = typer.Option(1, "--processes", "-p", help="Worker processes (1-64), one core each."),
+    log_format: str | None = typer.Option(None, "--log-format",
+                                          help="text or json (PAPERDIGEST_LOG_FORMAT)."),
+) -> None:
+    """Consume digest chunks from PAPERDIGEST_QUEUE_URL (enqueued by `run`); stops on SIGTERM/SIGINT."""
+    from paperdigest.core.errors import ConfigError, InvalidInput
+    from paperdigest.scheduler.logs import configure_logging
+    from paperdigest.workers.process import run_workers
+
+    app_ctx = get_context(ctx)
+    settings = app_ctx.settings
+    if not 1 <= processes <= 64:
+        raise InvalidInput(f"--processes must be between 1 and 64, got {processes}")
+    if settings.queue_url is None:
+        raise ConfigError("PAPERDIGEST_QUEUE_URL is not set: `paperdigest worker` needs a redis:// or "
+                          "amqp:// queue (without one, `run` sends digests itself)")
+    fmt = log_format or settings.log_format
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"--log-format: must be 'text' or 'json', got {fmt!r}")
+    configure_logging(fmt, debug=app_ctx.debug)
+    with app_ctx.store():
+        pass  # the schema is checked here, once, with the usual message
+    code = run_workers(settings, processes, log_format=fmt, debug=app_ctx.debug)
+    if code:
+        raise typer.Exit(code)
 
 
 def _lock_holder(store: Any) -> str:
@@ -68,21 +114,26 @@ def _lock_holder(store: Any) -> str:
 
 
 def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
-    """Show whether the scheduler runs, next run times, last batch per source, the last digest run."""
+    """Show whether the scheduler runs, digests per state, next run times, last batch per source."""
     from paperdigest.scheduler.service import SchedulerService
-    from paperdigest.store.jobs import last_batches_by_source, last_job_runs, list_source_states
+    from paperdigest.store.jobs import (
+        digest_counts,
+        last_batches_by_source,
+        last_job_runs,
+        list_source_states,
+    )
     from paperdigest.store.models import utcnow
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
     every = {"poll": dt.timedelta(minutes=settings.poll_minutes),
              "tick": dt.timedelta(minutes=settings.tick_minutes),
-             "update": dt.timedelta(minutes=settings.tick_minutes),
              "refit": dt.timedelta(hours=settings.refit_hours)}
     with app_ctx.store() as store:
         running = _lock_holder(store)
-        with store.transaction() as session:
+        with store.read() as session:
             runs = {r.job: r for r in last_job_runs(session)}
+            digests = digest_counts(session)
             batches = last_batches_by_source(session)
             states = {s.name: s for s in list_source_states(session)}
         due_now = len(SchedulerService(store, settings, fetchers={}).due(utcnow()))
@@ -107,13 +158,16 @@ def status(ctx: typer.Context, as_json: bool = _JSON) -> None:
             "failures": state.failures if state else 0, "last_error": state.last_error if state else None,
         })
     tick = runs.get("tick")
-    record = {"running": running, "due_now": due_now, "jobs": jobs, "sources": sources,
+    record = {"running": running, "due_now": due_now, "digests": digests, "jobs": jobs, "sources": sources,
               "last_digest_run": ({"started_at": tick.started_at, "status": tick.status,
                                    **dict(tick.counts or {})} if tick else None)}
     if as_json:
         emit_json(record)
         return
     emit_record({"scheduler running": running, "readers due now": due_now}, as_json=False)
+    # claimed = taken by a run, not yet handed to the server (sent by the next run if that one died);
+    # sending = in flight; unknown = in flight when its run died (see `digest resend`).
+    emit_table([digests], list(digests), as_json=False, title="Digests by state")
     emit_table(jobs, ["job", "every", "last_start", "last_status", "next_run"], as_json=False, title="Jobs")
     emit_table(sources, ["source", "last_batch", "fetched_at", "papers", "last_success", "failures",
                          "last_error"], as_json=False, title="Sources")
@@ -168,6 +222,7 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+    app.command("worker")(worker)
     app.command("status")(status)
     app.command("stats")(stats)
     app.command("demo")(demo)

@@ -190,6 +190,11 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("log_format", _str, "text", "Log lines: 'text' or 'json'."),
     _Field("fake_now", _opt_str, None,
            "Testing aid for `run` only: an ISO time with offset that freezes the scheduler's clock."),
+    _Field("queue_url", _secret, None,
+           "redis://host:port/db or amqp://user:pass@host:port/vhost: `run` enqueues digest chunks for "
+           "`paperdigest worker`. Unset: digests are sent in-process."),
+    _Field("queue_name", _str, "paperdigest-digests", "Queue (and Redis key namespace) of digest chunks."),
+    _Field("queue_chunk", _int, 200, "Readers per enqueued chunk: one message, one SMTP connection."),
     _Field("signup", _str, "off",
            "Self-service subscribe page (double opt-in): 'off', 'open', or 'domain:example.org'"
            " (comma separate several domains)."),
@@ -237,6 +242,9 @@ class Settings:
     list_id: str
     log_format: str
     fake_now: str | None
+    queue_url: Secret | None
+    queue_name: str
+    queue_chunk: int
     signup: str
 
     @property
@@ -424,6 +432,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     for key, low, high in (
         ("tick_minutes", 1, 1440), ("poll_minutes", 1, 10080),
         ("refit_hours", 1, 8760), ("http_retries", 0, 10), ("feedback_max_age_days", 1, 3650),
+        ("queue_chunk", 1, 5000),
     ):
         if not low <= values[key] <= high:
             raise ConfigError(f"{_origin(origins, key)}: must be between {low} and {high}")
@@ -445,6 +454,14 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
             f"{_origin(origins, 'sources')}: unknown source '{sorted(unknown_sources)[0]}'"
             " (known: hf, arxiv, watch)"
         )
+    if values["queue_url"] is not None:
+        scheme = urlsplit(values["queue_url"].get()).scheme
+        if scheme not in {"redis", "rediss", "amqp", "amqps"}:
+            # The URL may carry a password: name the scheme only.
+            raise ConfigError(f"{_origin(origins, 'queue_url')}: must be a redis:// or amqp:// URL, "
+                              f"got scheme {scheme or 'none'!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", values["queue_name"]):
+        raise ConfigError(f"{_origin(origins, 'queue_name')}: letters, digits, '_', '.', '-' only (1-100)")
     values["outbox_dir"] = values["outbox_dir"] or home / "outbox"
     values["archive_dir"] = values["archive_dir"] or home / "archive"
     values["model_dir"] = values["model_dir"] or home / "models"

@@ -1,21 +1,31 @@
-"""Delivering filled digests: claim, compose, hand to the backend, record the outcome.
+"""Delivering filled digests in chunks: claim in bulk, compose, hand over one at a time, record.
 
-Claims are taken in small groups (one transaction each); composing runs on the calling thread
-while a :class:`~digest.delivery.DeliveryWorker` thread talks to the backend, and outcomes are
-recorded in batches. A digest is claimed (``sending``) before it is composed and handed over, so a
-second run can never send it too; if this process dies, at most one group stays ``sending`` and
-the scheduler turns those into ``unknown`` (never resent automatically).
+A chunk (a few hundred digests) is claimed with one statement (``pending -> claimed``), composed on
+the calling thread while a :class:`~digest.delivery.DeliveryWorker` thread talks to the backend over
+one connection, and the backend is closed at the end of the chunk. Right before a message is handed
+to the backend its row moves ``claimed -> sending`` in the same transaction that records the outcome
+of the message before it, so at any moment a run has at most one digest ``sending``.
+
+If the process dies, its ``claimed`` digests were never handed over: the next run of ``digest send``
+or ``run`` (or a queue worker) gives them back to ``pending`` and sends them. Only the one ``sending``
+digest becomes ``unknown`` (never resent automatically). :func:`recover_claims` tells a dead run's
+claims from a live one's by the owner (``host:pid``; a pid that no longer exists on this host) or, for
+another host, by the age of the claim.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
 from paperdigest.core import Settings
+from paperdigest.core.chunks import chunked
 from paperdigest.core.errors import InvalidInput
 from paperdigest.digest.archive import write_archive_page
 from paperdigest.digest.compose import (
@@ -30,16 +40,29 @@ from paperdigest.digest.compose import (
 from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
 from paperdigest.digest.tokens import TokenCodec
 from paperdigest.store import Store
-from paperdigest.store.digests import claim_digest, finish_digest, items_with_papers, release_digest
-from paperdigest.store.models import Digest
+from paperdigest.store.claims import (
+    abandon_sending,
+    claim_many,
+    claimed_rows,
+    hand_over,
+    release_claims,
+    settle_claimed,
+)
+from paperdigest.store.digests import items_with_papers
+from paperdigest.store.models import utcnow
 from paperdigest.store.readers import mask_email
 
-__all__ = ["MAX_ATTEMPTS", "Delivered", "deliver_ready"]
+__all__ = ["CHUNK", "CLAIM_LEASE", "MAX_ATTEMPTS", "Delivered", "deliver_ready", "owner_id",
+           "recover_claims"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # deliveries deferred this often end as failed
-_GROUP = 20  # digests claimed per transaction
+CHUNK = 200  # digests claimed, composed and delivered over one connection
+# A claim older than this is taken over even when its owner cannot be checked (another host): far
+# longer than a chunk takes. Taking over a live run's claim is safe (every move is conditional on
+# the owner), it only wastes that run's work.
+CLAIM_LEASE = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -48,16 +71,102 @@ class Delivered:
     digest_id: int
     period: str
     papers: int
-    status: str  # sent, failed, unknown, deferred, or skipped (claimed by another run)
+    status: str  # sent, failed, unknown, deferred, skipped (claimed by another run), stopped
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _Job:
-    reader: ReaderInfo
-    digest_id: int
-    period: str
-    papers: int
+def owner_id() -> str:
+    """This process as a claim owner, ``host:pid`` (read at call time: workers fork)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_gone(owner: str | None, claimed_at: dt.datetime | None, now: dt.datetime,
+                lease: dt.timedelta) -> bool:
+    if not owner:
+        return True  # rows from before claims had owners
+    host, _, pid_text = owner.rpartition(":")
+    if host == socket.gethostname() and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # alive, another user's process
+        else:
+            if _zombie(pid):  # killed, not yet reaped by its parent: it sends nothing more
+                return True
+    return claimed_at is None or now - claimed_at > lease
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+
+
+def recover_claims(store: Store, *, lease: dt.timedelta = CLAIM_LEASE) -> tuple[list[int], list[int]]:
+    """Take over the claims of runs that are gone.
+
+    Their ``claimed`` digests go back to ``pending`` (the caller then sends them); their ``sending``
+    digest becomes ``unknown``. Returns (released ids, ids marked unknown).
+    """
+    now = utcnow()
+    with store.transaction() as session:
+        stale = [(digest_id, status) for digest_id, status, owner, at in claimed_rows(session)
+                 if _owner_gone(owner, at, now, lease)]
+        released = [d for d, s in stale if s == "claimed"]
+        lost = [d for d, s in stale if s == "sending"]
+        release_claims(session, None, released)
+        abandon_sending(session, lost, f"the sending process stopped before confirming delivery "
+                                       f"(found {now:%Y-%m-%d %H:%M}Z)")
+    if released:
+        log.warning("took over %d digest(s) claimed by a stopped process; they are sent now", len(released))
+    if lost:
+        log.warning("marked %d digest(s) in flight when their process stopped as 'unknown': ids %s",
+                    len(lost), ", ".join(map(str, lost[:20])))
+    return released, lost
+
+
+class _Tracker:
+    """The backend as the delivery thread sees it: every hand-over is recorded first."""
+
+    def __init__(self, store: Store, backend: DeliveryBackend, owner: str, now: dt.datetime) -> None:
+        self.name = backend.name
+        self.store, self.backend, self.owner, self.now = store, backend, owner, now
+        self.message_ids: dict[int, str] = {}
+        self.stored: dict[int, tuple[str, str | None]] = {}
+        self._prev: tuple[int, str, str | None] | None = None
+        self._lock = threading.Lock()
+
+    def _step(self, start: tuple[int, str] | None) -> bool:
+        with self._lock, self.store.transaction() as session:
+            finished, started = hand_over(session, self.owner, finish=self._prev, start=start, now=self.now,
+                                          max_attempts=MAX_ATTEMPTS)
+            if self._prev is not None and finished is not None:
+                self.stored[self._prev[0]] = finished
+            self._prev = None
+        return started
+
+    def deliver(self, item: Outgoing) -> DeliveryResult:
+        if not self._step((item.digest_id, self.message_ids[item.digest_id])):
+            return DeliveryResult("skipped", "another run took over this digest")
+        try:
+            result = self.backend.deliver(item)
+        except Exception as exc:  # a backend bug: whether it left is unknown, so never resend
+            log.exception("delivery of digest %s crashed", item.digest_id)
+            result = DeliveryResult("unknown", f"{type(exc).__name__}: {exc}")
+        self._prev = (item.digest_id, result.status, result.error)
+        return result
+
+    def flush(self) -> None:
+        if self._prev is not None:
+            self._step(None)
 
 
 def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
@@ -65,93 +174,93 @@ def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
 
 
 def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo, int, str]],
-                  now: dt.datetime, backend: DeliveryBackend, emit: Callable[[Delivered], None]) -> None:
-    """Deliver pending, filled digests ``(reader, digest_id, period)``; ``emit`` gets each outcome."""
+                  now: dt.datetime, backend: DeliveryBackend, emit: Callable[[Delivered], None], *,
+                  stop: Callable[[], bool] | None = None, chunk: int = CHUNK) -> None:
+    """Deliver pending, filled digests ``(reader, digest_id, period)``; ``emit`` gets each outcome.
+
+    ``stop`` is asked between chunks; digests of chunks not started stay ``pending`` (status
+    ``stopped``) for the next run.
+    """
     codec = TokenCodec(store.secret_keys(), settings.feedback_max_age_days)
     sender = parseaddr(settings.from_addr)[1] or "digest@localhost"
+    owner = owner_id()
+    for part in chunked(ready, chunk):
+        if stop is not None and stop():
+            for reader, digest_id, period in part:
+                emit(Delivered(reader, digest_id, period, 0, "stopped", "stop requested: left for next run"))
+            continue
+        _deliver_chunk(store, settings, list(part), now, backend, emit, codec, sender, owner)
+
+
+def _deliver_chunk(store: Store, settings: Settings, part: list[tuple[ReaderInfo, int, str]],
+                   now: dt.datetime, backend: DeliveryBackend, emit: Callable[[Delivered], None],
+                   codec: TokenCodec, sender: str, owner: str) -> None:
+    with store.transaction() as session:
+        claimed = claim_many(session, [digest_id for _, digest_id, _ in part], owner, utcnow())
+        items = items_with_papers(session, sorted(claimed))
+    tracker = _Tracker(store, backend, owner, now)
+    settled: dict[int, tuple[str, str | None]] = {}  # never went through the backend
+    handed: dict[int, tuple[ReaderInfo, str, int]] = {}
+    results: list[tuple[int, DeliveryResult]] = []
     backend.open()
-    worker = DeliveryWorker(backend)
-    pending: list[tuple[_Job, DeliveryResult]] = []  # finished, not yet recorded
+    worker = DeliveryWorker(tracker)  # type: ignore[arg-type]
     try:
-        for start in range(0, len(ready), _GROUP):
-            group = ready[start:start + _GROUP]
-            claimed, items = _claim(store, settings, group)
-            for reader, digest_id, period in group:
-                if digest_id not in claimed:
-                    emit(Delivered(reader, digest_id, period, 0, "skipped",
-                                   "another run is sending this digest"))
-            jobs = [(reader, digest_id, period) for reader, digest_id, period in group
-                    if digest_id in claimed]
-            for index, (reader, digest_id, period) in enumerate(jobs):
-                infos = _item_infos(items[digest_id])
-                job = _Job(reader, digest_id, period, len(infos))
-                try:
-                    view = build_view(reader, digest_id, period, infos, settings, codec)
-                    if reader.format != "email":  # a web page (html) or the Atom feed
-                        write_archive_page(settings, reader, period, view)
-                        if not reader.web_notice:  # the reader chose no notice email
-                            pending.append((job, DeliveryResult("sent")))
-                            continue
-                        try:
-                            mail = compose_notice(view, reader, message_id=claimed[digest_id],
-                                                  settings=settings, now=now)
-                        except InvalidInput:  # no usable address: the page is up, skip the note
-                            pending.append((job, DeliveryResult("sent")))
-                            continue
-                    else:
-                        mail = compose_message(view, reader, message_id=claimed[digest_id],
-                                               settings=settings, now=now)
-                except Exception as exc:
-                    # Nothing of these left yet: give them back before the error propagates.
-                    with store.transaction() as session:
-                        for _, left_id, _ in jobs[index:]:
-                            release_digest(session, left_id, f"{type(exc).__name__}: {exc}")
-                    raise
-                worker.submit(Outgoing(digest_id, sender, mail.recipient, mail.data,
-                                       f"digest-{digest_id}-reader-{reader.id}", mail.html,
-                                       mail.eight_bit), job)
-                pending.extend(worker.finished())
-                if len(pending) >= _GROUP // 2:  # one transaction per several outcomes
-                    _record(store, pending, now, emit)
-                    pending = []
-    finally:
-        pending.extend(worker.close())
-        backend.close()
-        if pending:
-            _record(store, pending, now, emit)
-
-
-def _claim(store: Store, settings: Settings, group: list[tuple[ReaderInfo, int, str]]
-           ) -> tuple[dict[int, str], dict[int, list]]:  # type: ignore[type-arg]
-    claimed: dict[int, str] = {}
-    with store.transaction() as session:
-        for reader, digest_id, period in group:
+        for reader, digest_id, period in part:
+            if digest_id not in claimed:
+                emit(Delivered(reader, digest_id, period, 0, "skipped", "another run is sending this digest"))
+                continue
+            infos = _item_infos(items[digest_id])
+            handed[digest_id] = (reader, period, len(infos))
             message_id = message_id_for(digest_id, reader.id, period, settings)
-            if claim_digest(session, digest_id, message_id):
-                claimed[digest_id] = message_id
-        items = items_with_papers(session, list(claimed))
-    return claimed, items
-
-
-def _record(store: Store, results: list[tuple[_Job, DeliveryResult]], now: dt.datetime,
-            emit: Callable[[Delivered], None]) -> None:
-    outcomes = []
-    with store.transaction() as session:
-        for job, result in results:
-            status, error = result.status, result.error
-            if status == "deferred":
-                row = session.get(Digest, job.digest_id)
-                if row is not None and row.attempts >= MAX_ATTEMPTS:
-                    status, error = "failed", f"gave up after {row.attempts} attempts: {error}"
-                    finish_digest(session, job.digest_id, "failed", error=error)
+            try:
+                view = build_view(reader, digest_id, period, infos, settings, codec)
+                if reader.format != "email":  # a web page (html) or the Atom feed
+                    write_archive_page(settings, reader, period, view)
+                    if not reader.web_notice:  # the reader chose no notice email
+                        settled[digest_id] = ("sent", None)
+                        continue
+                    try:
+                        mail = compose_notice(view, reader, message_id=message_id, settings=settings, now=now)
+                    except InvalidInput:  # no usable address: the page is up, skip the note
+                        settled[digest_id] = ("sent", None)
+                        continue
                 else:
-                    release_digest(session, job.digest_id, error or "deferred")
-            else:
-                finish_digest(session, job.digest_id, status, error=error, now=now)
-            outcomes.append(Delivered(job.reader, job.digest_id, job.period, job.papers, status,
-                                      error or ""))
-    for outcome in outcomes:
-        if outcome.status != "sent":
-            log.warning("digest %s for %s: %s %s", outcome.digest_id, mask_email(outcome.reader.email),
-                        outcome.status, outcome.detail)
-        emit(outcome)
+                    mail = compose_message(view, reader, message_id=message_id, settings=settings, now=now)
+            except Exception as exc:  # one broken digest must not hold back the rest of the chunk
+                settled[digest_id] = ("failed", f"cannot render: {type(exc).__name__}: {exc}")
+                log.error("digest %s for reader %s cannot be rendered: %s: %s", digest_id, reader.id,
+                          type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                continue
+            tracker.message_ids[digest_id] = message_id
+            worker.submit(Outgoing(digest_id, sender, mail.recipient, mail.data,
+                                   f"digest-{digest_id}-reader-{reader.id}", mail.html, mail.eight_bit),
+                          digest_id)
+            results.extend(worker.finished())
+    finally:
+        results.extend(worker.close())
+        try:
+            tracker.flush()
+        finally:
+            backend.close()
+            with store.transaction() as session:
+                settle_claimed(session, owner, settled, now)
+                # Claimed but never handed over (an error above): the next run sends them.
+                release_claims(session, owner, sorted(claimed))
+    for digest_id, result in results:
+        reader, period, papers = handed[digest_id]
+        status, error = tracker.stored.get(digest_id, (result.status, result.error))
+        if result.status == "deferred" and status == "pending":
+            status = "deferred"
+        if result.status == "skipped":
+            status, error = "skipped", result.error
+        _emit(emit, Delivered(reader, digest_id, period, papers, status, error or ""))
+    for digest_id, (status, error) in settled.items():
+        reader, period, papers = handed[digest_id]
+        _emit(emit, Delivered(reader, digest_id, period, papers, status, error or ""))
+
+
+def _emit(emit: Callable[[Delivered], None], outcome: Delivered) -> None:
+    if outcome.status != "sent":
+        log.warning("digest %s for %s: %s %s", outcome.digest_id, mask_email(outcome.reader.email),
+                    outcome.status, outcome.detail)
+    emit(outcome)

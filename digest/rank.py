@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paperdigest.core import Settings
+from paperdigest.core.chunks import chunked
 from paperdigest.digest.compose import WEAK_MARK, ItemInfo, ReaderInfo, paper_info
 from paperdigest.ranking.model_store import Ranker, papers_frame
 from paperdigest.store import Store
@@ -124,8 +125,7 @@ def _items(recs: list[Any], papers: dict[str, Paper], m: PreparedReader, *,
 
 
 def _record(store: Store, results: list[tuple[PreparedReader, list[ItemInfo], str]]) -> None:
-    for start in range(0, len(results), _CHUNK):
-        chunk = results[start:start + _CHUNK]
+    for chunk in chunked(results, _CHUNK):
         filled = {p.digest_id: [NewItem(i.paper.id, i.score, i.reason) for i in items]
                   for p, items, _ in chunk if p.digest_id is not None and items}
         empty = {p.digest_id: note for p, items, note in chunk if p.digest_id is not None and not items}

@@ -1,15 +1,19 @@
 """Sending digests: pick papers, record the digest, render it, deliver it once.
 
-A run has three steps, each in short transactions so a crash leaves nothing half written:
+A run has four steps, each in short transactions so a crash leaves nothing half written:
 
+0. *recover* — digests claimed by a run that is gone go back to ``pending``; the one it had in flight
+   becomes ``unknown`` (:func:`digest.dispatch.recover_claims`);
 1. *prepare* — for every reader, the digest row of (reader, period) is found or created ``pending``
-   and filled with the ranked papers (or marked ``empty`` with the reason);
-2. *claim* — ``pending -> sending`` by a conditional UPDATE, so of two concurrent runs only one sends;
-3. *deliver* — through the backend; the outcome moves the row to sent / failed / unknown, or back to
-   pending when nothing was handed over (a later run retries it).
+   and filled with the ranked papers (or marked ``empty`` with the reason); readers whose candidate
+   window is the same are ranked together;
+2. *claim* — ``pending -> claimed`` for a chunk by one conditional UPDATE, so of two concurrent runs
+   only one sends;
+3. *deliver* — ``claimed -> sending`` right before the hand-over, then sent / failed / unknown, or back
+   to pending when nothing was handed over (a later run retries it).
 
-A digest that is not ``pending`` is never sent again by a run; ``resend_digest`` is the operator's
-explicit way to retry a ``failed`` or ``unknown`` one.
+A digest that is ``sent``, ``failed``, ``unknown`` or ``empty`` is never sent again by a run;
+``resend_digest`` is the operator's explicit way to retry a ``failed`` or ``unknown`` one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core import Settings
+from paperdigest.core.chunks import chunked
 from paperdigest.core.errors import InvalidInput, NotFound
 from paperdigest.digest.compose import (
     ItemInfo,
@@ -29,7 +34,7 @@ from paperdigest.digest.compose import (
     reader_info,
 )
 from paperdigest.digest.delivery import DeliveryBackend, make_backend
-from paperdigest.digest.dispatch import MAX_ATTEMPTS, Delivered, deliver_ready
+from paperdigest.digest.dispatch import CHUNK, MAX_ATTEMPTS, Delivered, deliver_ready, recover_claims
 from paperdigest.digest.rank import PreparedReader, rank_readers
 from paperdigest.digest.render import render_email_html
 from paperdigest.digest.tokens import TokenCodec
@@ -45,7 +50,7 @@ from paperdigest.store.digests import (
     seen_many,
 )
 from paperdigest.store.models import Reader
-from paperdigest.store.readers import list_readers, validate_email, wake_paused_readers
+from paperdigest.store.readers import list_readers, readers_by_id, validate_email, wake_paused_readers
 
 __all__ = [
     "FIRST_DIGEST_DAYS",
@@ -68,7 +73,7 @@ _CHUNK = 200  # readers per prepare transaction
 class ReaderOutcome:
     reader_id: int
     period: str
-    status: str  # sent, failed, unknown, empty, skipped, deferred, or 'dry-run'
+    status: str  # sent, failed, unknown, empty, skipped, deferred, stopped, or 'dry-run'
     digest_id: int | None = None
     papers: int = 0
     detail: str = ""
@@ -108,8 +113,12 @@ class SendReport:
     def deferred(self) -> int:
         return self._count("deferred")
 
+    @property
+    def stopped(self) -> int:
+        return self._count("stopped")
+
     def counts(self) -> dict[str, int]:
-        keys = ("sent", "failed", "unknown", "empty", "skipped", "deferred")
+        keys = ("sent", "failed", "unknown", "empty", "skipped", "deferred", "stopped")
         out = {k: self._count(k) for k in keys}
         if self.dry_run:
             out["would_send"] = self._count("dry-run")
@@ -147,12 +156,12 @@ def _select_readers(store: Store, ids: Sequence[int] | None, now: dt.datetime,
         if ids is None:
             rows = list_readers(session, "active")
         else:
-            rows = []
-            for rid in dict.fromkeys(ids):
-                reader = session.get(Reader, int(rid))
-                if reader is None:
-                    raise NotFound(f"no reader {rid}")
-                rows.append(reader)
+            wanted = [int(rid) for rid in dict.fromkeys(ids)]
+            found = {r.id: r for part in chunked(wanted) for r in readers_by_id(session, part)}
+            missing = [rid for rid in wanted if rid not in found]
+            if missing:
+                raise NotFound(f"no reader {missing[0]}")
+            rows = [found[rid] for rid in wanted]
         for reader in rows:
             period = period_for(reader, now)
             if reader.status != "active":
@@ -213,6 +222,8 @@ def send_digests(
     dry_run: bool = False,
     backend: DeliveryBackend | None = None,
     ranker: Ranker | None = None,
+    stop: Callable[[], bool] | None = None,
+    chunk: int = CHUNK,
 ) -> SendReport:
     """Build and deliver the digest of each (active) reader for the period ``now`` falls in.
 
@@ -231,10 +242,16 @@ def send_digests(
         Default: :func:`digest.make_backend` (``settings.delivery``).
     ranker
         Default: the saved recommender with fresh feedback folded in (:func:`digest.load_model`).
+    stop
+        Asked between delivery chunks (SIGTERM in the scheduler); digests not started stay pending.
+    chunk
+        Digests claimed and delivered per chunk (one backend connection each).
     """
     if now.tzinfo is None:
         raise InvalidInput("send_digests needs an aware 'now' (e.g. datetime.now(UTC))")
     report = SendReport(dry_run=dry_run)
+    if not dry_run:
+        recover_claims(store)
     chosen, skipped = _select_readers(store, readers, now, period_for or default_period)
     report.outcomes.extend(skipped)
     to_rank, ready = _prepare(store, chosen, now, dry_run, report)
@@ -253,7 +270,7 @@ def send_digests(
             if prepared.digest_id is not None:  # always set outside a dry run
                 ready.append((prepared.reader, prepared.digest_id, prepared.period))
     if ready and not dry_run:
-        _deliver(store, settings, ready, now, backend or make_backend(settings), report)
+        _deliver(store, settings, ready, now, backend or make_backend(settings), report, stop, chunk)
     return report
 
 
@@ -266,12 +283,13 @@ def _dry_run_outcome(reader: ReaderInfo, period: str, items: list[ItemInfo], set
 
 
 def _deliver(store: Store, settings: Settings, ready: list[tuple[ReaderInfo, int, str]],
-             now: dt.datetime, backend: DeliveryBackend, report: SendReport) -> None:
+             now: dt.datetime, backend: DeliveryBackend, report: SendReport,
+             stop: Callable[[], bool] | None = None, chunk: int = CHUNK) -> None:
     def emit(done: Delivered) -> None:
         report.outcomes.append(ReaderOutcome(done.reader.id, done.period, done.status, done.digest_id,
                                              done.papers, done.detail))
 
-    deliver_ready(store, settings, ready, now, backend, emit)
+    deliver_ready(store, settings, ready, now, backend, emit, stop=stop, chunk=chunk)
 
 
 def resend_digest(store: Store, settings: Settings, digest_id: int, *, now: dt.datetime,

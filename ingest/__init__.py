@@ -7,7 +7,7 @@ Public API (others call exactly these):
 - :func:`fetch_hf` ``(settings, day, *, client=None) -> NewBatch``
 - :func:`fetch_arxiv` ``(settings, category, *, client=None) -> NewBatch``
 - :func:`fetch_url` ``(settings, url, *, source=None, client=None) -> NewBatch``
-- :func:`ingest_batch` ``(store, batch) -> BatchResult`` (one transaction)
+- :func:`ingest_batch` ``(store, batch, *, now=None) -> BatchResult`` (one transaction)
 - :func:`ingest_batches` ``(store, batches) -> list[BatchResult]`` (all in one transaction)
 - errors: :class:`IngestError` (bad content, an ``InvalidInput``), its subclass :class:`EmptyBatch`
   (a well-formed source with no papers), :class:`FetchError` (network/HTTP, names URL and status).

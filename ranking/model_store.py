@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 from paperdigest.core import Settings
 from paperdigest.store import Store
-from paperdigest.store.digests import interactions_after, latest_interaction, papers_by_id, recommender_inputs
+from paperdigest.store.digests import latest_interaction, papers_by_id, recommender_inputs
 from paperdigest.store.feedback import interactions_frame
 from paperdigest.store.models import Paper, Reader, utcnow
 from paperdigest.store.readers import list_readers
@@ -79,7 +79,7 @@ def refit_model(store: Store, settings: Settings) -> dict[str, Any]:
         ``path``.
     """
     started = time.perf_counter()
-    with store.transaction() as session:
+    with store.read() as session:
         # One transaction: the frames and the watermark describe the same moment.
         watermark_id, watermark_time = latest_interaction(session)
         paper_rows, reader_rows = recommender_inputs(session)
@@ -127,8 +127,8 @@ def load_model(store: Store, settings: Settings) -> Ranker:
     from paperdigest.recommender import HybridRecommender
 
     model = HybridRecommender.load(model_path, cache_dir=settings.cache_dir)
-    with store.transaction() as session:
-        fresh = interactions_after(session, int(info.get("watermark_id") or 0))
+    with store.read() as session:
+        fresh = interactions_frame(session, after_id=int(info.get("watermark_id") or 0))
         readers = readers_frame([r for r in list_readers(session) if r.status != "unsubscribed"])
         # Feedback may name papers ingested after the fit; the update adds those first.
         papers = papers_frame(list(papers_by_id(session, list(fresh["paper"])).values()))

@@ -16,10 +16,12 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from paperdigest.scheduler.service import SchedulerService
 from paperdigest.store import Store
 from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import Reader
-from paperdigest.store.papers import find_paper
+from paperdigest.store.papers import find_paper, papers_since
 from paperdigest.store.readers import ReaderFields, add_reader, list_readers
 
 __all__ = ["DEMO_MARKER", "DEMO_READERS", "DemoResult", "run_demo"]
@@ -51,8 +53,10 @@ class DemoResult:
     outbox: Path
     archive: Path
     rounds: list[dict[str, list[str]]]
-    on_topic: list[dict[str, float]]
+    on_topic: list[dict[str, float]]  # per round: email -> on-topic papers / the best possible
     seconds: float
+    best: list[dict[str, int]] = field(default_factory=list)  # per round: email -> best possible hits
+    commands: list[str] = field(default_factory=list)  # the "next steps" printed, ready to paste
 
 
 def _prepare_folder(folder: Path) -> Path:
@@ -168,13 +172,17 @@ def run_demo(folder: Path, *, echo: Callable[[str], None] = print, debug: bool =
         echo(f"1. Ingested {poll.get('batches', 0)} batches ({poll.get('papers', 0)} papers) from the "
              f"watched folder{' incl. the seed pages' if seeds else ''}.")
         # Two likes each from the first sample batch give the recommender something to learn from.
+        seeded: dict[str, set[str]] = {}
         with store.transaction() as session:
             readers = {r.email: r.id for r in list_readers(session)}
             for email, _name, topic, _kw in DEMO_READERS:
                 liked = [t for t, tp in topics.items() if tp == topic][:2]
+                seeded[email] = set(liked)
                 for title in liked:
                     paper = find_paper(session, title)
                     record_feedback(session, readers[email], paper.id, "like", "cli")
+        with store.transaction() as session:
+            first_pool = [p.title for p in papers_since(session, dt.datetime(1970, 1, 1, tzinfo=dt.UTC))]
         refit = _check("refit", service.refit())
         echo(f"2. Trained the recommender ({refit.get('status')}, {refit.get('seconds', '?')} s).")
         first = _check("first digests", service.tick())
@@ -194,44 +202,66 @@ def run_demo(folder: Path, *, echo: Callable[[str], None] = print, debug: bool =
                     dislikes += kind == "dislike"
         echo(f"4. Simulated feedback: {likes} 'More like this' and {dislikes} 'Less like this' clicks.")
         _drop(files[2:], settings.watch_dir or home / "inbox")
+        polled_at = dt.datetime.now(dt.UTC)
         _check("poll", service.poll())
+        with store.transaction() as session:
+            second_pool = [p.title for p in papers_since(session, polled_at)]
         second = _check("next digests", service.tick())
         round2 = _newest_digests(store)
         echo(f"5. A new batch arrived; next digests: {second.get('sent', 0)} sent, with the feedback "
              "folded in.")
         rounds: list[dict[str, list[str]]] = []
         on_topic: list[dict[str, float]] = []
-        for result in (round1, round2):
+        best: list[dict[str, int]] = []
+        # The fair measure of a digest is how close it comes to the best it could have been: every
+        # on-topic paper the batch offered, up to the digest size (minus papers already liked).
+        for result, pool in ((round1, first_pool), (round2, second_pool)):
             rounds.append({email: [t for _, t in items] for email, (_, items) in result.items()})
+            best.append({email: min(5, sum(_is_on_topic(t, topic, topics) and t not in seeded[email]
+                                           for t in pool))
+                         for email, _n, topic, _k in DEMO_READERS})
             on_topic.append({
-                email: (sum(_is_on_topic(t, topic, topics) for _, t in result.get(email, (0, []))[1])
-                        / max(1, len(result.get(email, (0, []))[1])))
+                email: (sum(_is_on_topic(t, topic, topics) for t in rounds[-1].get(email, []))
+                        / max(1, best[-1][email]))
                 for email, _n, topic, _k in DEMO_READERS
             })
-        # The new batch is small: the best a digest can do is every on-topic paper it holds.
-        new_titles = list(_topics(files[2:]))
-        available = {topic: sum(_is_on_topic(t, topic, topics) for t in new_titles)
-                     for _e, _n, topic, _k in DEMO_READERS}
-        _report(echo, home, settings, rounds, on_topic, available)
+        commands = _next_steps(home)
+        _report(echo, settings, rounds, best, commands, home)
         return DemoResult(home, settings.outbox_dir, settings.archive_dir, rounds, on_topic,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, best, commands)
     finally:
         store.close()
 
 
-def _report(echo: Callable[[str], None], home: Path, settings: Settings,
-            rounds: list[dict[str, list[str]]], on_topic: list[dict[str, float]],
-            available: dict[str, int]) -> None:
+def _command() -> str:
+    """How to call this very paperdigest from any shell: the console script next to this Python.
+
+    A bare ``paperdigest`` fails in a shell where the virtualenv is not active; the absolute path
+    works whether or not it is.
+    """
+    script = Path(sys.executable).parent / "paperdigest"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m paperdigest"
+
+
+def _next_steps(home: Path) -> list[str]:
+    cli = f"{_command()} --home {shlex.quote(str(home))}"
+    return [f"{cli} serve", f"{cli} stats", f"{cli} status"]
+
+
+def _report(echo: Callable[[str], None], settings: Settings, rounds: list[dict[str, list[str]]],
+            best: list[dict[str, int]], commands: list[str], home: Path) -> None:
     echo("")
-    echo("What each reader got (papers on their own topic):")
+    echo("What each reader got (papers on their own topic, out of the best the batch allowed):")
     for email, name, topic, _kw in DEMO_READERS:
         first, second = rounds[0].get(email, []), rounds[1].get(email, [])
-        hits1 = round(on_topic[0].get(email, 0.0) * len(first))
-        hits2 = round(on_topic[1].get(email, 0.0) * len(second))
-        best2 = min(available.get(topic, 0), len(second))
+        labels = _topics(_demo_files())
+        hits = [sum(_is_on_topic(t, topic, labels) for t in r) for r in (first, second)]
         top = (second or ["(nothing new passed the threshold)"])[0]
-        echo(f"  {name:<24} first digest {hits1}/{len(first)};"
-             f" after feedback {hits2}/{len(second)} (the new batch held {best2} that could fit)")
+        echo(f"  {name:<24} first digest {hits[0]}/{best[0].get(email, 0)};"
+             f" after feedback {hits[1]}/{best[1].get(email, 0)}"
+             f" (of {len(first)} and {len(second)} papers sent)")
         echo(f"  {'':<24} now on top: {top}")
     echo("")
     echo("Open the results:")
@@ -242,8 +272,9 @@ def _report(echo: Callable[[str], None], home: Path, settings: Settings,
     index = settings.archive_dir / "index.html"
     if index.exists():
         echo(f"  Archive index:                          {index}")
-    echo("Next steps:")
-    echo(f"  paperdigest --home {home} serve          # make the 'More/Less like this' links work")
-    echo(f"  paperdigest --home {home} stats          # per-day sends, likes, like rate by position")
-    echo(f"  paperdigest --home {home} status         # jobs, sources, last digest run")
+    echo("Next steps (paste into any shell):")
+    notes = ("make the 'More/Less like this' links work", "per-day sends, likes, like rate by position",
+             "jobs, sources, last digest run")
+    for command, note in zip(commands, notes, strict=True):
+        echo(f"  {command}    # {note}")
     echo(f"Demo data recorded on {dt.date.today():%Y-%m-%d}; delete {home} when done.")

@@ -41,7 +41,7 @@ log = logging.getLogger("paperdigest.scheduler")
 
 
 def build_scheduler(service: SchedulerService, settings: Settings) -> BackgroundScheduler:
-    """A BackgroundScheduler with the poll, tick, update and refit jobs (not started)."""
+    """A BackgroundScheduler with the poll, tick and refit jobs (not started)."""
     scheduler = BackgroundScheduler(
         timezone=dt.UTC,
         # Polls get their own worker: a source that answers slowly must not delay due digests.
@@ -58,7 +58,6 @@ def build_scheduler(service: SchedulerService, settings: Settings) -> Background
         ("poll", service.poll, poll, start),
         ("refit", service.refit, refit, start + dt.timedelta(milliseconds=1)),
         ("tick", service.tick, tick, start + dt.timedelta(milliseconds=2)),
-        ("update", service.update, tick, start + tick / 2),
     ]
     for job_id, func, every, first in plan:
         scheduler.add_job(
@@ -91,9 +90,9 @@ def run_forever(service: SchedulerService, settings: Settings, *, poll_seconds: 
             scheduler.start()
             while not received:
                 time.sleep(poll_seconds)
-            log.info("received %s: stopping after the message in flight", signal.Signals(received[0]).name)
+            log.info("received %s: stopping after the chunk in flight", signal.Signals(received[0]).name)
             service.stop_event.set()
-            # Waits for the job in flight, which checks the stop flag between two messages.
+            # Waits for the job in flight, which checks the stop flag between two chunks.
             scheduler.shutdown(wait=True)
             with service.busy:
                 pass

@@ -1,11 +1,17 @@
-"""The scheduler's jobs — poll, tick, refit, update — as plain methods driven by an injectable clock.
+"""The scheduler's jobs — poll, tick, refit — as plain methods driven by an injectable clock.
 
 APScheduler only decides *when* a method runs (see :mod:`scheduler.runner`); what a method does depends
 on the database and ``clock()`` alone, so tests call the methods directly with a fake clock.
 
-Each job run writes one ``job_runs`` row and one log line with its counts and duration. Jobs never
-overlap: a run that finds another one in flight records ``skipped`` (e.g. a digest run longer than
-the tick interval).
+Each job run writes one ``job_runs`` row and one log line with its counts and duration; rows older
+than :data:`JOB_HISTORY` are pruned. Jobs never overlap: a run that finds another one in flight
+records ``skipped`` (e.g. a digest run longer than the tick interval).
+
+The tick is batch-first: every due reader goes into one ``send_digests`` call, which ranks readers of
+the same candidate window together and delivers in chunks over one connection each, asking
+:attr:`SchedulerService.stop_event` between chunks. With a queue (``PAPERDIGEST_QUEUE_URL``) the tick
+only enqueues chunks of due readers and the workers do the same call per chunk. Feedback is folded
+into the model when the tick loads it, so there is no separate "update" job.
 """
 
 from __future__ import annotations
@@ -22,18 +28,21 @@ from paperdigest.scheduler.clock import Clock, system_clock
 from paperdigest.scheduler.due import DueDigest, due_digests
 from paperdigest.scheduler.sources import Fetcher, Ingest, SourcePoller, default_fetchers
 from paperdigest.store import Store
-from paperdigest.store.jobs import digest_state, finish_job, mark_interrupted_sends, newest_batch, start_job
+from paperdigest.store.jobs import digest_state, finish_job, newest_batch, prune_job_runs, start_job
 from paperdigest.store.readers import list_readers, wake_paused_readers
 
 __all__ = ["JOB_NAMES", "SchedulerService", "Sender"]
 
 log = logging.getLogger("paperdigest.scheduler")
 
-JOB_NAMES = ("poll", "tick", "update", "refit")
+JOB_NAMES = ("poll", "tick", "refit")
+# How long job_runs rows are kept (the scheduler writes a few hundred a day).
+JOB_HISTORY = dt.timedelta(days=30)
 # Digest rows older than this cannot hold a period the due rules still look at (weekly + slack).
 _PERIOD_HORIZON = dt.timedelta(days=15)
 
-Sender = Callable[..., Any]  # digest.send_digests(store, settings, *, now, readers, period_for, ...)
+Sender = Callable[..., Any]  # digest.send_digests(store, settings, *, now, readers, period_for, stop, ...)
+Enqueue = Callable[[list[DueDigest], dt.datetime], dict[str, Any]]  # queue.client.TickQueue.enqueue
 
 
 def _default_send(store: Store, settings: Settings, **kwargs: Any) -> Any:
@@ -62,7 +71,7 @@ def _report_counts(report: Any) -> dict[str, int]:
     if isinstance(counts, Mapping):
         return {k: int(v) for k, v in counts.items() if isinstance(v, int)}
     out = {}
-    for key in ("sent", "failed", "unknown", "empty", "skipped"):
+    for key in ("sent", "failed", "unknown", "empty", "skipped", "stopped"):
         value = getattr(report, key, 0)
         out[key] = len(value) if isinstance(value, list | tuple | set) else int(value or 0)
     return out
@@ -79,11 +88,12 @@ class SchedulerService:
         Returns the aware current time; the only source of "now".
     fetchers
         Source name -> fetcher (default: from ``settings.sources``).
-    send, refit, update
-        The digest service functions (defaults: ``digest.send_digests``, ``digest.refit_model``, and
-        no separate light update, because the digest service folds new feedback in before ranking).
+    send, refit
+        The digest service functions (defaults: ``digest.send_digests``, ``ranking.refit_model``).
     ingest
         ``ingest_batch`` (default: ``ingest.ingest_batch``).
+    enqueue
+        With a queue: hands the due digests to the workers instead of sending them here.
     """
 
     def __init__(
@@ -95,8 +105,8 @@ class SchedulerService:
         fetchers: dict[str, Fetcher] | None = None,
         send: Sender | None = None,
         refit: Callable[[Store, Settings], Any] | None = None,
-        update: Callable[[Store, Settings], Any] | None = None,
         ingest: Ingest | None = None,
+        enqueue: Enqueue | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -108,7 +118,7 @@ class SchedulerService:
         # once per reader.
         self.load_ranker = _default_ranker if send is None else None
         self.refit_fn = refit or _default_refit
-        self.update_fn = update
+        self.enqueue = enqueue
         self.stop_event = threading.Event()
         self._busy = threading.Lock()
         # Polls wait on the network: they have their own lock (and their own worker in the runner), so a
@@ -151,6 +161,7 @@ class SchedulerService:
             run = start_job(session, job, now)
             finish_job(session, run.id, status=status, counts=counts, error=error,
                        when=now + dt.timedelta(seconds=elapsed))
+            prune_job_runs(session, now - JOB_HISTORY)
 
     @property
     def busy(self) -> threading.Lock:
@@ -159,22 +170,17 @@ class SchedulerService:
 
     # -- jobs ---------------------------------------------------------------------------------------
     def recover(self) -> int:
-        """At start-up, under the scheduler lock: digests a dead process left ``sending`` become
-        ``unknown`` (never resent automatically). Returns how many."""
-        with self.store.transaction() as session:
-            ids = mark_interrupted_sends(session, self.clock())
-        if ids:
-            log.warning("marked %d digest(s) left in 'sending' by a stopped process as 'unknown': ids %s",
-                        len(ids), ", ".join(map(str, ids[:20])))
-        return len(ids)
+        """Claims of runs that are gone: their unsent digests go back to ``pending`` (sent by the next
+        tick), the one each had in flight becomes ``unknown``. Returns how many became ``unknown``."""
+        from paperdigest.digest.dispatch import recover_claims
+
+        _released, lost = recover_claims(self.store)
+        return len(lost)
 
     def poll(self) -> dict[str, Any]:
         """Poll every source once and ingest what is new."""
         def body(now: dt.datetime) -> dict[str, Any]:
-            report = self.poller.poll(now)
-            if report.batches:
-                self._new_papers = True
-            return report.counts()
+            return self.poller.poll(now).counts()
 
         return self._run("poll", body, self._polling)
 
@@ -183,64 +189,47 @@ class SchedulerService:
         now = now or self.clock()
         with self.store.transaction() as session:
             wake_paused_readers(session, now)  # a dated pause that is over: due again today
+        with self.store.read() as session:
             readers = list_readers(session, status="active")
             periods, last = digest_state(session, since=now - _PERIOD_HORIZON)
             newest = newest_batch(session, now)
         return due_digests(readers, now=now, periods_done=periods, last_digest_at=last, newest_batch=newest)
 
     def tick(self) -> dict[str, Any]:
-        """Send every due digest; stops between two readers when :attr:`stop_event` is set."""
+        """Send (or enqueue) every due digest; stops between two chunks when :attr:`stop_event` is set."""
         return self._run("tick", self._tick)
 
     def _tick(self, now: dt.datetime) -> dict[str, Any]:
+        self.recover()  # a dead run's claimed digests become due again
         due = self.due(now)
-        totals = {"due": len(due), "sent": 0, "failed": 0, "unknown": 0, "empty": 0, "skipped": 0}
+        totals: dict[str, Any] = {"due": len(due)}
+        if not due:
+            return {**totals, "sent": 0, "failed": 0, "unknown": 0, "empty": 0, "skipped": 0}
+        if self.enqueue is not None:
+            return {**totals, **self.enqueue(due, now)}
+        periods = {item.reader_id: item.period for item in due}
         extra: dict[str, Any] = {}
-        if due and self.load_ranker is not None:
+        if self.load_ranker is not None:
             extra["ranker"] = self.load_ranker(self.store, self.settings)
-        # One reader per call, so a stop request (SIGTERM) takes effect after the message in flight.
-        for item in due:
-            if self.stop_event.is_set():
-                totals["not_started"] = totals.get("not_started", 0) + 1
-                continue
-            self._send_one(item, now, totals, extra)
-        return totals
 
-    def _send_one(self, item: DueDigest, now: dt.datetime, totals: dict[str, int],
-                  extra: dict[str, Any]) -> None:
-        def period_for(_reader: Any, _now: dt.datetime, period: str = item.period) -> str:
-            return period
+        def period_for(reader: Any, _now: dt.datetime) -> str:
+            return periods[reader.id]
 
-        try:
-            report = self.send(self.store, self.settings, now=now, readers=[item.reader_id],
-                               period_for=period_for, **extra)
-        except Exception as exc:  # a broken reader must not stop the run for the others
-            totals["failed"] += 1
-            log.error("digest for reader %d period %s failed: %s: %s", item.reader_id, item.period,
-                      type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            return
-        for key, value in _report_counts(report).items():
-            totals[key] = totals.get(key, 0) + value
+        report = self.send(self.store, self.settings, now=now, readers=list(periods), period_for=period_for,
+                           stop=self.stop_event.is_set, **extra)
+        counts = _report_counts(report)
+        stopped = counts.pop("stopped", 0)
+        if stopped:
+            counts["not_started"] = stopped
+        return {**totals, **counts}
 
     def refit(self) -> dict[str, Any]:
         """Full recommender refit."""
         def body(_now: dt.datetime) -> dict[str, Any]:
             info = self.refit_fn(self.store, self.settings) or {}
-            self._new_papers = False
             return {k: v for k, v in dict(info).items() if isinstance(v, int | float | str | bool)}
 
         return self._run("refit", body)
 
-    def update(self) -> dict[str, Any]:
-        """Light recommender update after new papers (a no-op without an update function)."""
-        def body(_now: dt.datetime) -> dict[str, Any]:
-            if self.update_fn is None or not self._new_papers:
-                return {"updated": 0}
-            self.update_fn(self.store, self.settings)
-            self._new_papers = False
-            return {"updated": 1}
-
-        return self._run("update", body)
-
     def jobs(self) -> Sequence[tuple[str, Callable[[], dict[str, Any]]]]:
-        return [("poll", self.poll), ("tick", self.tick), ("update", self.update), ("refit", self.refit)]
+        return [("poll", self.poll), ("tick", self.tick), ("refit", self.refit)]

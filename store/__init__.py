@@ -23,7 +23,14 @@ from paperdigest.core.errors import (
 from paperdigest.core.files import make_private_dir, wider_than_private
 from paperdigest.core.secrets import create_secret_key, load_secret_keys
 from paperdigest.core.settings import Secret, Settings, load_settings
-from paperdigest.store.db import check_schema, make_engine, make_sessionmaker, session_scope, upgrade
+from paperdigest.store.db import (
+    check_schema,
+    make_engine,
+    make_sessionmaker,
+    read_scope,
+    session_scope,
+    upgrade,
+)
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,6 +104,13 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with session_scope(self.sessions) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session in one read-only transaction (never takes SQLite's write lock); for pages,
+        reports and the model's reads. A write inside it is never committed."""
+        with read_scope(self.sessions) as session:
             yield session
 
     def close(self) -> None:

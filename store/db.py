@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
+    "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "check_schema",
     "current_revision",
@@ -33,6 +34,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "make_sessionmaker",
+    "read_scope",
     "session_scope",
     "upgrade",
 ]
@@ -103,10 +105,20 @@ class _WriteGate:
             return False
 
 
+# Session option naming a read-only transaction (see read_scope): SQLite then begins DEFERRED.
+READ_ONLY = "paperdigest_read_only"
+
+
 def _sqlite_begin(gate: _WriteGate | None) -> Any:
     def on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers queue instead of failing with
-        # "database is locked" when a read transaction tries to upgrade.
+        # Readers: DEFERRED never takes the write lock, so a page view or `status` does not wait
+        # behind a digest run (WAL lets them read the last committed state meanwhile); they skip
+        # the write gate too (its leave() on their rollback is a no-op).
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        # Writers: IMMEDIATE takes the write lock up front, so two writers queue instead of failing
+        # with "database is locked" when a read transaction tries to upgrade.
         if gate is not None:
             gate.enter()
         try:
@@ -177,6 +189,22 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextlib.contextmanager
+def read_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One read-only transaction: no write lock on SQLite, ``READ ONLY`` on PostgreSQL; always rolled
+    back, so a write inside it never commits (PostgreSQL refuses it outright)."""
+    with factory() as session:
+        conn = session.connection(execution_options={READ_ONLY: True})
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            yield session
+        finally:
+            # close, not rollback: the connection's transaction ends unwritten, and the rows read stay
+            # usable (rollback would expire them, as a committed writer's expire_on_commit=False does not).
+            session.close()
 
 
 def _alembic_config(engine: Engine) -> Any:

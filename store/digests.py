@@ -1,8 +1,13 @@
-"""Digest rows: one per (reader, period), moving pending -> sending -> sent | failed | unknown.
+"""Digest rows: one per (reader, period), moving pending -> claimed -> sending -> sent | failed | unknown.
 
-``claim_digest`` is the only way into ``sending``: a conditional UPDATE that succeeds for exactly one
-caller, so two concurrent runs never deliver the same digest twice. ``empty`` records a period where
-nothing passed the recommender's threshold (``note`` says why).
+* ``claimed``: a run (its ``claimed_by`` owner) will deliver it; nothing was handed to the server yet,
+  so if that run dies the digest goes back to ``pending`` and is sent by the next run.
+* ``sending``: handed to the delivery backend. Only the one message in flight is ever in this state;
+  if its run dies whether it left is unknowable, so it becomes ``unknown`` (never resent automatically).
+
+Every move is a conditional UPDATE (:mod:`store.claims`), so of two runs — or a queue redelivering a
+chunk — exactly one delivers a digest. ``empty`` records a period where nothing passed
+the recommender (``note`` says why).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
+from paperdigest.core.chunks import chunked
 from paperdigest.core.errors import InvalidInput, NotFound
 from paperdigest.store.library import HISTORY_SOURCE
 from paperdigest.store.models import (
+    DELIVERED_STATUSES,
     Batch,
     BatchPaper,
     Digest,
@@ -28,18 +34,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 __all__ = [
-    "DELIVERED_STATUSES",
     "NewItem",
     "candidate_paper_ids",
-    "claim_digest",
     "fail_digest",
     "fill_pending",
     "find_digest",
-    "finish_digest",
     "get_digest",
     "get_or_create_digest",
     "get_or_create_many",
-    "interactions_after",
     "item_counts",
     "items_with_papers",
     "last_delivered_at",
@@ -48,15 +50,11 @@ __all__ = [
     "list_digests",
     "papers_by_id",
     "recommender_inputs",
-    "release_digest",
     "reopen_digest",
     "seen_many",
     "seen_paper_ids",
 ]
 
-# A digest in one of these states may have reached the reader: its papers are never offered again.
-DELIVERED_STATUSES = ("sent", "sending", "unknown")
-_FINAL = ("sent", "failed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -94,8 +92,8 @@ def get_or_create_many(
             from sqlalchemy.dialects.postgresql import insert as upsert
         else:
             from sqlalchemy.dialects.sqlite import insert as upsert
-        for start in range(0, len(missing), 500):
-            session.execute(upsert(Digest).values(missing[start:start + 500])
+        for part in chunked(missing):
+            session.execute(upsert(Digest).values(list(part))
                             .on_conflict_do_nothing(index_elements=["reader_id", "period"]))
         found = _find_many(session, keys)
     return found
@@ -105,8 +103,8 @@ def _find_many(session: Session, keys: Mapping[tuple[int, str], str]) -> dict[tu
     found: dict[tuple[int, str], Digest] = {}
     reader_ids = sorted({rid for rid, _ in keys})
     periods = sorted({p for _, p in keys})
-    for start in range(0, len(reader_ids), 500):
-        rows = session.scalars(select(Digest).where(Digest.reader_id.in_(reader_ids[start:start + 500]),
+    for part in chunked(reader_ids):
+        rows = session.scalars(select(Digest).where(Digest.reader_id.in_(part),
                                                     Digest.period.in_(periods))
                                .execution_options(populate_existing=True))
         for row in rows:
@@ -118,10 +116,9 @@ def _find_many(session: Session, keys: Mapping[tuple[int, str], str]) -> dict[tu
 def item_counts(session: Session, digest_ids: Sequence[int]) -> dict[int, int]:
     """Number of items per digest (0 for digests without items)."""
     out = dict.fromkeys(digest_ids, 0)
-    ids = list(digest_ids)
-    for start in range(0, len(ids), 500):
+    for part in chunked(list(digest_ids)):
         rows = session.execute(select(DigestItem.digest_id, func.count())
-                               .where(DigestItem.digest_id.in_(ids[start:start + 500]))
+                               .where(DigestItem.digest_id.in_(part))
                                .group_by(DigestItem.digest_id))
         out.update({digest_id: count for digest_id, count in rows})
     return out
@@ -136,10 +133,10 @@ def fill_pending(session: Session, filled: Mapping[int, Sequence[NewItem]], empt
     """
     ids = sorted({*filled, *empty})
     pending: set[int] = set()
-    for start in range(0, len(ids), 500):
+    for part in chunked(ids):
         # FOR UPDATE (PostgreSQL; SQLite's write lock is already held) makes a concurrent run wait
         # here; it then sees this run's items below and leaves the digest alone.
-        pending.update(session.scalars(select(Digest.id).where(Digest.id.in_(ids[start:start + 500]),
+        pending.update(session.scalars(select(Digest.id).where(Digest.id.in_(part),
                                                                Digest.status == "pending")
                                        .order_by(Digest.id).with_for_update()))
     pending -= {d for d, n in item_counts(session, sorted(pending)).items() if n}
@@ -160,11 +157,10 @@ def fill_pending(session: Session, filled: Mapping[int, Sequence[NewItem]], empt
 def last_delivered_many(session: Session, reader_ids: Sequence[int]) -> dict[int, dt.datetime]:
     """Bulk :func:`last_delivered_at`: readers without a delivered digest are absent."""
     out: dict[int, dt.datetime] = {}
-    ids = list(reader_ids)
-    for start in range(0, len(ids), 500):
+    for part in chunked(list(reader_ids)):
         rows = session.execute(
             select(Digest.reader_id, func.max(Digest.created_at))
-            .where(Digest.reader_id.in_(ids[start:start + 500]), Digest.status.in_(DELIVERED_STATUSES))
+            .where(Digest.reader_id.in_(part), Digest.status.in_(DELIVERED_STATUSES))
             .group_by(Digest.reader_id))
         for reader_id, when in rows:
             if when is not None:
@@ -176,9 +172,7 @@ def last_delivered_many(session: Session, reader_ids: Sequence[int]) -> dict[int
 def seen_many(session: Session, reader_ids: Sequence[int]) -> dict[int, set[str]]:
     """Bulk :func:`seen_paper_ids`."""
     out: dict[int, set[str]] = {rid: set() for rid in reader_ids}
-    ids = list(reader_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in chunked(list(reader_ids)):
         sent = session.execute(
             select(Digest.reader_id, DigestItem.paper_id).join(Digest, Digest.id == DigestItem.digest_id)
             .where(Digest.reader_id.in_(chunk), Digest.status.in_(DELIVERED_STATUSES)))
@@ -201,37 +195,6 @@ def fail_digest(session: Session, digest: Digest, error: str) -> None:
     digest.status = "failed"
     digest.error = error
     session.flush()
-
-
-def claim_digest(session: Session, digest_id: int, message_id: str) -> bool:
-    """Move a pending digest to ``sending``. True for exactly one caller; False if already taken."""
-    result = session.execute(
-        update(Digest)
-        .where(Digest.id == digest_id, Digest.status == "pending")
-        .values(status="sending", message_id=message_id, attempts=Digest.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
-def finish_digest(
-    session: Session, digest_id: int, status: str, *, error: str | None = None,
-    now: dt.datetime | None = None,
-) -> None:
-    """Record the outcome of a delivery attempt of a ``sending`` digest."""
-    if status not in _FINAL:
-        raise InvalidInput(f"a delivery ends sent, failed or unknown, not {status!r}")
-    values: dict[str, object] = {"status": status, "error": error}
-    if status == "sent":
-        values["sent_at"] = now or utcnow()
-    session.execute(update(Digest).where(Digest.id == digest_id, Digest.status == "sending")
-                    .values(**values).execution_options(synchronize_session=False))
-
-
-def release_digest(session: Session, digest_id: int, error: str) -> None:
-    """A temporary failure: nothing was delivered, so the digest goes back to ``pending``."""
-    session.execute(update(Digest).where(Digest.id == digest_id, Digest.status == "sending")
-                    .values(status="pending", error=error).execution_options(synchronize_session=False))
 
 
 def reopen_digest(session: Session, digest_id: int) -> Digest:
@@ -320,33 +283,14 @@ def latest_interaction(session: Session) -> tuple[int, dt.datetime | None]:
     return (row[0], row[1]) if row else (0, None)
 
 
-def interactions_after(session: Session, after_id: int) -> pd.DataFrame:
-    """Feedback newer than a watermark, as the recommender's light update wants it.
-
-    Same columns and filters as :func:`store.feedback.interactions_frame`: ``reader`` (str),
-    ``paper``, ``kind``, ``time``; current likes/dislikes plus clicks of subscribed readers.
-    """
-    rows = session.execute(
-        select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
-        .join(Reader, Reader.id == Interaction.reader_id)
-        .where(Interaction.id > after_id, Reader.status != "unsubscribed")
-        .where((Interaction.current.is_(True)) | (Interaction.kind == "click"))
-        .order_by(Interaction.id)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["reader", "paper", "kind", "time"])
-    frame["reader"] = frame["reader"].astype(str)
-    return frame
-
-
 def items_with_papers(session: Session, digest_ids: Sequence[int]
                       ) -> dict[int, list[tuple[DigestItem, Paper]]]:
     """Items of several digests with their papers, by digest id, in rank order."""
     out: dict[int, list[tuple[DigestItem, Paper]]] = {d: [] for d in digest_ids}
-    ids = list(digest_ids)
-    for start in range(0, len(ids), 500):
+    for part in chunked(list(digest_ids)):
         rows = session.execute(
             select(DigestItem, Paper).join(Paper, Paper.id == DigestItem.paper_id)
-            .where(DigestItem.digest_id.in_(ids[start:start + 500]))
+            .where(DigestItem.digest_id.in_(part))
             .order_by(DigestItem.digest_id, DigestItem.rank)
         )
         for item, paper in rows:
@@ -365,9 +309,8 @@ def recommender_inputs(session: Session) -> tuple[list[Paper], list[Reader]]:
 def papers_by_id(session: Session, ids: Sequence[str]) -> dict[str, Paper]:
     """Paper rows for the given ids (missing ids are simply absent)."""
     out: dict[str, Paper] = {}
-    ids = list(dict.fromkeys(ids))
-    for start in range(0, len(ids), 500):
-        for paper in session.scalars(select(Paper).where(Paper.id.in_(ids[start:start + 500]))):
+    for part in chunked(list(dict.fromkeys(ids))):
+        for paper in session.scalars(select(Paper).where(Paper.id.in_(part))):
             out[paper.id] = paper
     return out
 

@@ -19,7 +19,7 @@ from paperdigest.store.models import (
     Reader,
     utcnow,
 )
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import ColumnElement, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -31,6 +31,7 @@ __all__ = [
     "current_reactions",
     "interactions_frame",
     "record_feedback",
+    "trains_model",
 ]
 
 _REACTIONS = ("like", "dislike")
@@ -144,21 +145,35 @@ def current_reactions(session: Session, reader_id: int) -> dict[str, str]:
     return {paper_id: kind for paper_id, kind in rows}
 
 
-def interactions_frame(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
-    """Recommender input: current likes/dislikes plus clicks, one row each.
+def trains_model() -> ColumnElement[bool]:
+    """The rows the recommender learns from: each reader's current like or dislike of a paper.
 
-    Columns: ``reader`` (str id), ``paper``, ``kind`` (like, dislike, click), ``time`` (UTC).
-    Readers who unsubscribed are left out.
+    Clicks are kept for statistics but never train: mail scanners (Safe Links and the like) open
+    every link of a message, so a click does not show that a person chose the paper. A like or
+    dislike needs a ``POST`` from the confirm page, which scanners do not send.
+    """
+    return Interaction.current.is_(True) & Interaction.kind.in_(_REACTIONS)
+
+
+def interactions_frame(session: Session, since: dt.datetime | None = None, *, after_id: int = 0
+                       ) -> pd.DataFrame:
+    """Recommender input: current likes/dislikes (see :func:`trains_model`), one row each.
+
+    Columns: ``reader`` (str id), ``paper``, ``kind`` (like, dislike), ``time`` (UTC).
+    Readers who unsubscribed are left out. ``after_id`` keeps only interactions newer than a model's
+    watermark (the fold-in before a tick).
     """
     stmt = (
         select(Interaction.reader_id, Interaction.paper_id, Interaction.kind, Interaction.created_at)
         .join(Reader, Reader.id == Interaction.reader_id)
         .where(Reader.status != "unsubscribed")
-        .where((Interaction.current.is_(True)) | (Interaction.kind == "click"))
+        .where(trains_model())
         .order_by(Interaction.id)
     )
     if since is not None:
         stmt = stmt.where(Interaction.created_at >= since)
+    if after_id:
+        stmt = stmt.where(Interaction.id > after_id)
     rows = session.execute(stmt).all()
     import pandas as pd
 

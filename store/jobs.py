@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from paperdigest.store.models import (
+    DIGEST_STATUSES,
+    SETTLED_STATUSES,
     Batch,
     Digest,
     DigestItem,
@@ -20,29 +22,27 @@ from paperdigest.store.models import (
     SourceState,
     utcnow,
 )
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 __all__ = [
-    "DELIVERED_STATUSES",
     "advisory_lock",
     "advisory_unlock",
     "daily_stats",
+    "digest_counts",
     "digest_state",
     "finish_job",
     "last_batches_by_source",
     "last_job_runs",
     "like_rate_by_position",
     "list_source_states",
-    "mark_interrupted_sends",
     "newest_batch",
+    "prune_job_runs",
     "record_source",
     "source_state",
     "start_job",
 ]
 
-# States after which the papers of a digest count as delivered to the reader (see scheduler.due).
-DELIVERED_STATUSES = ("sent", "sending", "unknown", "empty")
 _MAX_ERROR = 2_000
 
 
@@ -162,7 +162,7 @@ def digest_state(
         periods[reader_id].add(period)
     last_stmt = (
         select(Digest.reader_id, func.max(Digest.created_at))
-        .where(Digest.status.in_(DELIVERED_STATUSES)).group_by(Digest.reader_id)
+        .where(Digest.status.in_(SETTLED_STATUSES)).group_by(Digest.reader_id)
     )
     if reader_ids is not None:
         last_stmt = last_stmt.where(Digest.reader_id.in_(list(reader_ids)))
@@ -170,21 +170,19 @@ def digest_state(
     return dict(periods), last
 
 
-def mark_interrupted_sends(session: Session, when: dt.datetime) -> list[int]:
-    """Turn digests left in ``sending`` by a process that died into ``unknown``; returns their ids.
+def digest_counts(session: Session) -> dict[str, int]:
+    """Number of digests per state (every state listed, zeros included)."""
+    out = dict.fromkeys(DIGEST_STATUSES, 0)
+    for status, count in session.execute(select(Digest.status, func.count()).group_by(Digest.status)):
+        out[status] = int(count)
+    return out
 
-    Call only while holding the scheduler lock: then no other process can be sending. Whether the
-    message left is unknowable, so it is not resent automatically (``digest resend`` decides).
-    """
-    ids = list(session.scalars(select(Digest.id).where(Digest.status == "sending")))
-    if ids:
-        session.execute(
-            update(Digest).where(Digest.id.in_(ids)).values(
-                status="unknown",
-                note=f"the sending process stopped before confirming delivery (found {when:%Y-%m-%d %H:%M}Z)",
-            )
-        )
-    return ids
+
+def prune_job_runs(session: Session, before: dt.datetime) -> int:
+    """Delete job rows started before ``before`` (the scheduler writes several an hour); returns how many."""
+    result = session.execute(delete(JobRun).where(JobRun.started_at < before)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def _day(value: dt.datetime | None) -> str | None:

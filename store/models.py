@@ -32,11 +32,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "CADENCES",
+    "DELIVERED_STATUSES",
     "DIGEST_STATUSES",
     "FORMATS",
     "INTERACTION_KINDS",
     "INTERACTION_SOURCES",
     "READER_STATUSES",
+    "SETTLED_STATUSES",
     "Base",
     "Batch",
     "BatchPaper",
@@ -55,8 +57,15 @@ FORMATS = ("email", "html", "feed")
 READER_STATUSES = ("active", "paused", "unsubscribed")
 INTERACTION_KINDS = ("like", "dislike", "click", "save", "unlike")
 INTERACTION_SOURCES = ("cli", "email", "web", "import")
-# pending -> sending -> sent | failed | unknown; "empty" = nothing passed the threshold (nothing sent).
-DIGEST_STATUSES = ("pending", "sending", "sent", "failed", "unknown", "empty")
+# pending -> claimed -> sending -> sent | failed | unknown (see store.digests); "empty" = nothing
+# passed the recommender (nothing sent).
+DIGEST_STATUSES = ("pending", "claimed", "sending", "sent", "failed", "unknown", "empty")
+# The papers of a digest in one of these states may have reached the reader: never offered again, and
+# the next digest's candidate window starts at its creation.
+DELIVERED_STATUSES = ("sent", "sending", "unknown")
+# A digest in one of these states closed its period for the due rules (scheduler.due): delivered, or
+# nothing to deliver.
+SETTLED_STATUSES = (*DELIVERED_STATUSES, "empty")
 
 
 def utcnow() -> dt.datetime:
@@ -214,6 +223,9 @@ class Digest(Base):
     format: Mapped[str] = mapped_column(String(8), default="email")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Who claimed it (``host:pid``) and when: how a later run tells a dead run's claim from a live one.
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -188,8 +188,8 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
-    """Store a parsed batch in the caller's transaction.
+def upsert_batch(session: Session, batch: NewBatch, *, now: dt.datetime | None = None) -> BatchResult:
+    """Store a parsed batch in the caller's transaction (``now``: the fetch time, default the clock).
 
     New papers are inserted, known ones linked (and gaps such as a missing abstract, URL or arXiv id
     filled in). Re-ingesting a batch with the same source and content changes nothing and returns
@@ -223,12 +223,12 @@ def upsert_batch(session: Session, batch: NewBatch) -> BatchResult:
     _check_distinct_known(batch, keys, arxiv_ids, by_key, by_arxiv)
     new_batch = Batch(
         source=batch.source, label=batch.label[:300], date=batch.date,
-        fetched_at=utcnow(), content_hash=content_hash, paper_count=len(batch.papers),
+        fetched_at=now or utcnow(), content_hash=content_hash, paper_count=len(batch.papers),
     )
     session.add(new_batch)
     session.flush()
 
-    now = utcnow()
+    now = now or utcnow()
     new_rows: list[dict[str, object]] = []
     links: list[dict[str, object]] = []
     paper_ids: list[str] = []
@@ -278,17 +278,19 @@ def _check_distinct_known(batch: NewBatch, keys: list[str], arxiv_ids: list[str 
         first[known.id] = paper
 
 
-def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch) -> BatchResult:
+def upsert_batch_atomic(sessions: sessionmaker[Session], batch: NewBatch, *,
+                        now: dt.datetime | None = None) -> BatchResult:
     """:func:`upsert_batch` in its own transaction, committed on success, rolled back on any error.
 
     If a concurrent writer stored the same batch or one of its papers between our lookups and our
     inserts, the unique constraints fail the transaction; a second pass then sees those rows and links
     to them (or reports the no-op).
     """
-    return upsert_batches_atomic(sessions, [batch])[0]
+    return upsert_batches_atomic(sessions, [batch], now=now)[0]
 
 
-def upsert_batches_atomic(sessions: sessionmaker[Session], batches: Sequence[NewBatch]) -> list[BatchResult]:
+def upsert_batches_atomic(sessions: sessionmaker[Session], batches: Sequence[NewBatch], *,
+                          now: dt.datetime | None = None) -> list[BatchResult]:
     """Store several batches in ONE transaction: all of them, or (on any error) none.
 
     A unique violation is retried once (a concurrent writer stored the same rows between our
@@ -296,7 +298,7 @@ def upsert_batches_atomic(sessions: sessionmaker[Session], batches: Sequence[New
     """
     def store_all() -> list[BatchResult]:
         with session_scope(sessions) as session:
-            return [upsert_batch(session, batch) for batch in batches]
+            return [upsert_batch(session, batch, now=now) for batch in batches]
 
     try:
         return store_all()
@@ -326,18 +328,6 @@ def _fill_gaps(known: Paper, paper: NewPaper, arxiv: str | None, by_arxiv: dict[
     if known.published is None and paper.published is not None:
         known.published = paper.published
 
-
-def papers_since(session: Session, when: dt.datetime) -> list[Paper]:
-    """Papers linked to any batch fetched at or after ``when``, oldest batch first, no repeats."""
-    rows = session.execute(
-        select(Paper, func.min(Batch.fetched_at).label("first"))
-        .join(BatchPaper, BatchPaper.paper_id == Paper.id)
-        .join(Batch, Batch.id == BatchPaper.batch_id)
-        .where(Batch.fetched_at >= when)
-        .group_by(Paper.id)
-        .order_by("first", Paper.id)
-    )
-    return [row[0] for row in rows]
 
 
 def papers_in_batches(session: Session, batch_ids: Sequence[int]) -> list[Paper]:
@@ -414,3 +404,16 @@ def get_batch(session: Session, batch_id: int) -> Batch:
     if batch is None:
         raise NotFound(f"no batch with id {batch_id}")
     return batch
+
+
+def papers_since(session: Session, when: dt.datetime) -> list[Paper]:
+    """Papers linked to any batch fetched at or after ``when``, oldest batch first, no repeats."""
+    rows = session.execute(
+        select(Paper, func.min(Batch.fetched_at).label("first"))
+        .join(BatchPaper, BatchPaper.paper_id == Paper.id)
+        .join(Batch, Batch.id == BatchPaper.batch_id)
+        .where(Batch.fetched_at >= when)
+        .group_by(Paper.id)
+        .order_by("first", Paper.id)
+    )
+    return [row[0] for row in rows]

@@ -58,7 +58,7 @@ class RowSender:
         self.started = threading.Event()
 
     def __call__(self, store: Store, settings: Any, *, now: dt.datetime, readers: list[int],
-                 period_for: Any) -> Report:
+                 period_for: Any, stop: Any = None) -> Report:
         self.started.set()
         if self.gate is not None:
             assert self.gate.wait(10)

@@ -24,8 +24,11 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"core", "store", "ranking", "digest"},
     "web": {"core", "store", "digest", "ranking", "reports"},
     "scheduler": {"core", "store", "ingest", "ranking", "digest", "recommender"},
+    # The simulation drives the whole product from outside, as an operator's tool would.
+    "simulate": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler"},
+    "workers": {"core", "store", "ingest", "ranking", "digest", "recommender", "scheduler"},
     "admin": {"core", "store", "ingest", "ranking", "digest", "recommender", "web", "scheduler",
-              "reports"},
+              "reports", "simulate", "workers"},
 }
 ROOMS = sorted(ALLOWED)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from paperdigest.core import InvalidInput, NotFound
 from paperdigest.digest import FileBackend, send_digests
 from paperdigest.digest.send import resend_digest
 from paperdigest.store import Store
-from paperdigest.store.digests import claim_digest, get_digest, list_digests
+from paperdigest.store.claims import claim_many
+from paperdigest.store.digests import get_digest, list_digests
 from paperdigest.store.feedback import record_feedback
 from paperdigest.store.models import Reader
 
@@ -145,14 +148,15 @@ def test_claim_is_exclusive(any_store: Store, outbox: Path) -> None:
     add_batch(any_store, GRAPH)
     [rid] = add_readers(any_store, ("ann@example.org", ["graph"]))
     ranker = _ranker([rid], ["graph"])
-    # Another run claimed the digest first (it is 'sending'): this run must not deliver it.
+    # Another (live) run claimed the digest first: this run must not deliver it.
     send_digests(any_store, any_store.settings, now=now(), dry_run=False,
                  backend=_Refuse(), ranker=ranker)
     with any_store.transaction() as session:
         [row] = list_digests(session)
         assert row.status == "pending"  # the refusing backend deferred it
-        assert claim_digest(session, row.id, "<x@y>") is True
-        assert claim_digest(session, row.id, "<x@y>") is False
+        other = f"{socket.gethostname()}:{os.getppid()}"  # a live process that is not us
+        assert claim_many(session, [row.id], other, now()) == {row.id}
+        assert claim_many(session, [row.id], "elsewhere:1", now()) == set()
     report = send_digests(any_store, any_store.settings, now=now(), backend=FileBackend(outbox),
                           ranker=ranker)
     assert report.sent == 0 and report.skipped == 1 and not _outbox_files(outbox)

@@ -114,7 +114,7 @@ def test_a_second_run_exits_with_one_clear_line(initialised_cli, env):
         out = first.communicate(timeout=30)[1]
     assert first.returncode == 0, out
     lines = [json.loads(line) for line in out.splitlines()]
-    assert any("stopping after the message in flight" in line["message"] for line in lines)
+    assert any("stopping after the chunk in flight" in line["message"] for line in lines)
     assert lines[-1]["message"] == "scheduler stopped"
 
 

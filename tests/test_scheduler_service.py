@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 
 import pytest
+from _digest_helpers import KeywordRanker
 from _scheduler_helpers import RowSender, add_batch, add_readers, at
 from paperdigest.core.errors import ConfigError
+from paperdigest.digest import FileBackend, send_digests
 from paperdigest.scheduler.clock import clock_from_env, fixed_clock
 from paperdigest.scheduler.lock import AlreadyRunning, SchedulerLock
 from paperdigest.scheduler.logs import configure_logging, redact
@@ -88,37 +95,85 @@ def test_digest_run_longer_than_the_tick_interval_is_not_overlapped(store: Store
         assert list(statuses) == ["skipped", "ok", "ok"]
 
 
-def test_stop_request_ends_the_run_between_two_readers(store: Store):
+class _StopAfterFirst(FileBackend):
+    """Delivers to files; the first delivery also requests a stop (SIGTERM mid-chunk)."""
+
+    def __init__(self, folder, event: threading.Event) -> None:
+        super().__init__(folder)
+        self.event = event
+
+    def deliver(self, item):
+        self.event.set()
+        return super().deliver(item)
+
+
+def _real_send(store: Store, ids: list[int], backend, chunk: int = 200):
+    ranker = KeywordRanker({str(i): ["graph"] for i in ids})
+    return functools.partial(send_digests, ranker=ranker, backend=backend, chunk=chunk)
+
+
+def test_stop_request_ends_the_run_between_two_chunks(store: Store, tmp_path):
     clock = Clock("2026-03-02T09:00+00:00")
-    add_readers(store, [{"email": f"r{i}@example.org"} for i in range(3)],
-                created_at=at("2026-03-01T12:00+00:00"))
+    ids = add_readers(store, [{"email": f"r{i}@example.org", "keywords": ["graph"]} for i in range(5)],
+                      created_at=at("2026-03-01T12:00+00:00"))
     add_batch(store, "b1", at("2026-03-02T05:00+00:00"))
-    sender = RowSender()
-    svc = service(store, clock, sender)
-    original = svc.send
-
-    def send_then_stop(*args, **kwargs):
-        svc.stop_event.set()  # SIGTERM arrives while the first message is in flight
-        return original(*args, **kwargs)
-
-    svc.send = send_then_stop
+    svc = SchedulerService(store, store.settings, clock=clock, fetchers={})
+    svc.send = _real_send(store, ids, _StopAfterFirst(tmp_path / "out", svc.stop_event), chunk=2)
     result = svc.tick()
-    assert result["sent"] == 1 and result["not_started"] == 2
-
-
-def test_recover_marks_interrupted_sends_unknown_and_they_are_not_due_again(store: Store):
-    clock = Clock("2026-03-02T09:00+00:00")
-    [rid] = add_readers(store, [{"email": "a@example.org"}], created_at=at("2026-03-01T12:00+00:00"))
-    add_batch(store, "b1", at("2026-03-02T05:00+00:00"))
+    # The chunk in flight (2 digests) finishes; the next chunks are left pending for the next run.
+    assert result["sent"] == 2 and result["not_started"] == 3
+    assert len(list((tmp_path / "out").glob("*.eml"))) == 2
+    svc.stop_event.clear()
+    svc.send = _real_send(store, ids, FileBackend(tmp_path / "out"))
+    assert svc.tick()["sent"] == 3
     with store.transaction() as session:
-        session.add(Digest(reader_id=rid, period="2026-03-02", status="sending", created_at=clock.now))
-    sender = RowSender()
-    svc = service(store, clock, sender)
+        assert sorted(session.scalars(select(Digest.status))) == ["sent"] * 5
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_recover_takes_over_a_dead_runs_claims(store: Store, tmp_path):
+    clock = Clock("2026-03-02T09:00+00:00")
+    ids = add_readers(store, [{"email": f"r{i}@example.org", "keywords": ["graph"]} for i in range(3)],
+                      created_at=at("2026-03-01T12:00+00:00"))
+    add_batch(store, "b1", at("2026-03-02T05:00+00:00"))
+    dead = f"{socket.gethostname()}:{_dead_pid()}"
+    alive = f"{socket.gethostname()}:{os.getppid()}"
+    with store.transaction() as session:
+        session.add(Digest(reader_id=ids[0], period="2026-03-02", status="sending", created_at=clock.now,
+                           claimed_by=dead, claimed_at=clock.now))
+        session.add(Digest(reader_id=ids[1], period="2026-03-02", status="claimed", created_at=clock.now,
+                           claimed_by=dead, claimed_at=dt.datetime.now(dt.UTC)))
+        session.add(Digest(reader_id=ids[2], period="2026-03-02", status="claimed", created_at=clock.now,
+                           claimed_by=alive, claimed_at=dt.datetime.now(dt.UTC)))
+    svc = SchedulerService(store, store.settings, clock=clock, fetchers={})
+    svc.send = _real_send(store, ids, FileBackend(tmp_path / "out"))
     assert svc.recover() == 1
     with store.transaction() as session:
-        digest = session.scalar(select(Digest))
-        assert digest.status == "unknown" and "stopped" in digest.note
-    assert svc.tick()["due"] == 0 and sender.calls == []
+        states = dict(session.execute(select(Digest.reader_id, Digest.status)).all())
+        digest = session.scalar(select(Digest).where(Digest.reader_id == ids[0]))
+        assert "stopped" in digest.note
+    # In flight when its run died: unknown. Claimed but never handed over: pending again, then sent.
+    # A live run's claim is left alone.
+    assert states == {ids[0]: "unknown", ids[1]: "pending", ids[2]: "claimed"}
+    assert svc.tick()["due"] == 1
+    with store.transaction() as session:
+        states = dict(session.execute(select(Digest.reader_id, Digest.status)).all())
+    assert states == {ids[0]: "unknown", ids[1]: "sent", ids[2]: "claimed"}
+
+
+def test_job_runs_are_pruned(store: Store):
+    clock = Clock("2026-03-02T09:00+00:00")
+    svc = service(store, clock, RowSender())
+    svc.tick()
+    clock.set("2026-04-15T09:00+00:00")
+    svc.tick()
+    with store.transaction() as session:
+        assert [r.started_at for r in session.scalars(select(JobRun))] == [clock.now]
 
 
 def test_a_failing_source_is_logged_counted_retried_and_the_others_go_on(store: Store, caplog):
