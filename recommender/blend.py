@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from paperdigest.recommender.calibration import Calibrator
 from paperdigest.recommender.content import lead_view, map_view, unit_dense, zscore_rows
 from paperdigest.recommender.data import clean_papers, paper_texts
 from paperdigest.recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW
+from sklearn.preprocessing import normalize
 
 if TYPE_CHECKING:
     from paperdigest.recommender.hybrid import HybridRecommender
 
-__all__ = ["FallbackInfo", "ScoreBreakdown", "fallback_scores", "score_breakdown"]
+__all__ = ["FallbackInfo", "ScoreBreakdown", "fallback_scores", "reader_profiles", "score_breakdown"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class ScoreBreakdown:
         1 where a model reader liked the candidate (with ``neighbours``: "liked by N readers").
     fallback : FallbackInfo or None
         Reasons of the fallback rows; None when every reader is personal.
+    calibrator : Calibrator or None
+        Maps (score, profile similarity, likes) to a like probability.
+    likes : ndarray of int, shape (n_r,)
+        Each reader's number of likes in the model (0 for fallback readers).
+    profiles : ndarray or sparse matrix or None, shape (n_r, d)
+        Unit-norm reader profiles in the similarity view: the centre of their likes, else of
+        their keywords, else zero.
     """
 
     candidate_ids: list[str]
@@ -85,6 +94,9 @@ class ScoreBreakdown:
     neighbours: sp.csr_matrix | None = None
     candidate_likers: np.ndarray | None = None
     fallback: FallbackInfo | None = None
+    calibrator: Calibrator | None = None
+    likes: np.ndarray | None = None
+    profiles: Any = None
 
 
 def fallback_scores(
@@ -117,6 +129,33 @@ def fallback_scores(
         scores[row] = zscore_rows(sim.max(axis=0)[None, :])[0] + 0.01 * scores[row]
         keyword[row] = (kws, sim.argmax(axis=0))
     return scores, FallbackInfo(keyword, popularity > 0)
+
+
+def reader_profiles(model: HybridRecommender, readers: Sequence[str], ridx: np.ndarray,
+                    personal: np.ndarray) -> Any:
+    """Unit-norm profiles ``(len(readers), d)`` in the similarity view (see :class:`ScoreBreakdown`).
+
+    ``ridx`` are the readers' model rows (-1 if unknown), ``personal`` the rows scored from likes.
+    Sparse for TF-IDF (a dense 100k x 4000 block would not fit), dense for embeddings.
+    """
+    space = lead_view(model.features_)
+    vectors = model.features_[space]
+    centres = (model.prefs_[ridx[personal]] > 0).astype(np.float32) @ vectors
+    parts = [normalize(centres) if len(personal) else centres]
+    where = np.full(len(readers), -1, dtype=np.int64)
+    where[personal] = np.arange(len(personal))
+    encode = model.encoder_ if space == "embedding" else model.tfidf_
+    keyword_rows = [i for i in range(len(readers)) if where[i] < 0 and model.keywords_.get(readers[i])]
+    if keyword_rows:
+        kw = [unit_dense(encode.transform(model.keywords_[readers[i]])).mean(axis=0) for i in keyword_rows]
+        kw_block = normalize(np.vstack(kw))
+        parts.append(sp.csr_matrix(kw_block) if sp.issparse(vectors) else kw_block)
+        where[keyword_rows] = len(personal) + np.arange(len(keyword_rows))
+    zero = np.zeros((1, vectors.shape[1]), dtype=np.float32)
+    parts.append(sp.csr_matrix(zero) if sp.issparse(vectors) else zero)
+    where[where < 0] = len(personal) + len(keyword_rows)
+    stacked = sp.vstack(parts).tocsr() if sp.issparse(vectors) else np.vstack([np.asarray(p) for p in parts])
+    return stacked[where]
 
 
 def _content_blend(model: HybridRecommender, needed: np.ndarray, feats: Mapping[str, Any]) -> np.ndarray:
@@ -192,6 +231,8 @@ def score_breakdown(
     if len(cold) and n_c:
         out[cold], info = fallback_scores(model, [readers[i] for i in cold], cands, cidx, cand_unit)
         fallback = FallbackInfo({int(cold[i]): v for i, v in info.keyword.items()}, info.popular)
+    likes = np.zeros(len(readers), dtype=np.int64)
+    likes[personal] = np.diff((model.prefs_[ridx[personal]] > 0).tocsr().indptr)
     known_r, in_cols = np.flatnonzero(known), np.flatnonzero(cidx >= 0)
     seen = sp.coo_matrix((len(readers), n_c), dtype=np.float32)
     if len(known_r) and len(in_cols):
@@ -209,4 +250,7 @@ def score_breakdown(
         neighbours=neighbours,
         candidate_likers=likers,
         fallback=fallback,
+        calibrator=model.calibrator_,
+        likes=likes,
+        profiles=reader_profiles(model, readers, ridx, personal),
     )

@@ -37,11 +37,15 @@ class Recommendation(NamedTuple):
         Blended score, higher is better; comparable within one reader's list only.
     reason : str
         Short human explanation, e.g. "similar to ‘Graph attention networks’".
+    probability : float
+        Estimated probability that the reader likes the paper, calibrated on validation data
+        (comparable across readers and batches); NaN from rankers without a calibrator.
     """
 
     paper_id: str
     score: float
     reason: str
+    probability: float = float("nan")
 
 
 def _require(df: object, name: str, columns: Sequence[str]) -> pd.DataFrame:
