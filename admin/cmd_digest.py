@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # Written out, not joined from store.models at import: `--help` must not load SQLAlchemy. A test
 # checks it lists exactly DIGEST_STATUSES.
-_STATUS_HELP = "pending, sending, sent, failed, unknown, empty."
+_STATUS_HELP = "pending, claimed, sending, sent, failed, unknown, empty."
 
 __all__ = ["register"]
 

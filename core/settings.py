@@ -178,6 +178,12 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("tick_minutes", _int, 5, "Minutes between scheduler ticks that send due digests."),
     _Field("refit_hours", _int, 24, "Hours between full recommender refits."),
     _Field("digest_size", _int, 10, "Default number of papers per digest."),
+    _Field("min_relevance", _float, 0.1,
+           "Like probability (0-1) a paper needs to enter a digest, unless the reader set their own;"
+           " 0 fills every digest. Chosen on citeulike-a (docs/recommender.md)."),
+    _Field("nothing_strong", _str, "note",
+           "When no paper reaches the threshold: 'note' sends the best 3 marked as weaker matches,"
+           " 'skip' sends nothing that day."),
     _Field("content_backend", _str, "auto", "Recommender content backend: auto, embedding, tfidf."),
     _Field("feedback_max_age_days", _int, 180, "Days a feedback link stays valid."),
     _Field("list_id", _str, "paperdigest.localhost", "List-Id domain of digest emails."),
@@ -229,6 +235,8 @@ class Settings:
     tick_minutes: int
     refit_hours: int
     digest_size: int
+    min_relevance: float
+    nothing_strong: str
     content_backend: str
     feedback_max_age_days: int
     list_id: str
@@ -428,6 +436,10 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
     ):
         if not low <= values[key] <= high:
             raise ConfigError(f"{_origin(origins, key)}: must be between {low} and {high}")
+    if not 0.0 <= values["min_relevance"] <= 1.0:  # also refuses NaN
+        raise ConfigError(f"{_origin(origins, 'min_relevance')}: must be a probability between 0 and 1")
+    if values["nothing_strong"] not in {"note", "skip"}:
+        raise ConfigError(f"{_origin(origins, 'nothing_strong')}: must be 'note' or 'skip'")
     for key in ("http_timeout", "http_deadline"):
         if values[key] <= 0:
             raise ConfigError(f"{_origin(origins, key)}: must be positive")

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # rows are only read here; the ORM stays the store's business
 
 __all__ = [
     "SUBJECT_CHARS",
+    "WEAK_MARK",
     "Composed",
     "ItemInfo",
     "PaperInfo",
@@ -84,6 +85,7 @@ class ReaderInfo:
     status: str = "active"
     link_generation: int = 0
     web_notice: bool = True  # html/feed readers: a short notice email when a page is up
+    min_relevance: float | None = None  # like probability a paper needs; None: the setting
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,17 @@ class PaperInfo:
     arxiv_id: str | None = None
 
 
+# Start of the reason of a paper below the reader's threshold ("nothing strong today" digests).
+WEAK_MARK = "weaker match"
+
+
 @dataclass(frozen=True)
 class ItemInfo:
     paper: PaperInfo
     score: float
     reason: str = ""
+    probability: float | None = None  # estimated like probability, None when uncalibrated
+    weak: bool = False  # below the reader's threshold: shown in a "nothing strong today" digest
 
 
 def paper_info(paper: Paper) -> PaperInfo:
@@ -115,7 +123,8 @@ def reader_info(reader: Reader) -> ReaderInfo:
                       timezone=reader.timezone or "UTC", format=reader.format or "email",
                       digest_size=reader.digest_size or 10, keywords=tuple(reader.keywords or ()),
                       status=reader.status, link_generation=reader.link_generation or 0,
-                      web_notice=bool(reader.web_notice if reader.web_notice is not None else True))
+                      web_notice=bool(reader.web_notice if reader.web_notice is not None else True),
+                      min_relevance=reader.min_relevance)
 
 
 def reader_page_url(settings: Settings, codec: TokenCodec, purpose: str, reader: ReaderInfo) -> str:
@@ -185,13 +194,21 @@ def build_view(
     top = views[0].title if views else ""
     subject = shorten(f"{count} new {noun} for you — {top}" if top else f"{count} new {noun} for you",
                       SUBJECT_CHARS)
+    heading = f"{count} new {noun} for you"
     greeting = f"Hello {shorten(reader.name, 60)}, here" if reader.name.strip() else "Here"
     when = period_heading(period, today, lambda: _reader_today(reader))
+    intro = f"{greeting} are the newest papers picked for you ({when})."
+    # Stored digest items keep only the reason, so the mark in it is what survives a resend.
+    if items and all(item.weak or item.reason.startswith(WEAK_MARK) for item in items):
+        subject = shorten(f"Nothing strong today — {count} weaker {noun}", SUBJECT_CHARS)
+        heading = "Nothing strong today"
+        intro = (f"{greeting} are the best {count} new {noun} ({when}); none reached your relevance "
+                 "threshold, so each is marked as a weaker match.")
     archive = reader_page_url(settings, codec, "archive", reader)
     return DigestView(
         subject=subject,
-        heading=f"{count} new {noun} for you",
-        intro=f"{greeting} are the newest papers picked for you ({when}).",
+        heading=heading,
+        intro=intro,
         period=period,
         reader_email=reader.email,
         keywords=", ".join(reader.keywords[:10]),

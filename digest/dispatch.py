@@ -202,7 +202,14 @@ def _deliver_chunk(store: Store, settings: Settings, part: list[tuple[ReaderInfo
     settled: dict[int, tuple[str, str | None]] = {}  # never went through the backend
     handed: dict[int, tuple[ReaderInfo, str, int]] = {}
     results: list[tuple[int, DeliveryResult]] = []
-    backend.open()
+    try:
+        backend.open()
+    except BaseException:
+        # Nothing was handed over (no server, or a setting the server refuses): the claims go back to
+        # pending at once, so the next run sends them instead of waiting for the claim lease.
+        with store.transaction() as session:
+            release_claims(session, owner, sorted(claimed))
+        raise
     worker = DeliveryWorker(tracker)  # type: ignore[arg-type]
     try:
         for reader, digest_id, period in part:

@@ -10,17 +10,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from paperdigest.core import Settings
 from paperdigest.core.chunks import chunked
-from paperdigest.digest.compose import ItemInfo, ReaderInfo, paper_info
+from paperdigest.digest.compose import WEAK_MARK, ItemInfo, ReaderInfo, paper_info
 from paperdigest.ranking.model_store import Ranker, papers_frame
 from paperdigest.store import Store
 from paperdigest.store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
+from paperdigest.store.models import Paper
 
-__all__ = ["PreparedReader", "rank_readers"]
+__all__ = ["WEAK_PICKS", "PreparedReader", "rank_readers", "reader_threshold"]
 
 _CHUNK = 200
+# Papers in a "nothing strong today" digest (when the reader prefers a note to no digest).
+WEAK_PICKS = 3
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,14 @@ class PreparedReader:
     digest_id: int | None  # None in a dry run
     since: dt.datetime
     seen: set[str] = field(default_factory=set)
+
+
+def reader_threshold(settings: Settings, reader: ReaderInfo) -> float:
+    """The like probability a paper needs to enter this reader's digest (theirs, else the setting).
+
+    A digest holds only papers at or above it, so it may be short; "empty" when none clears it.
+    """
+    return settings.min_relevance if reader.min_relevance is None else float(reader.min_relevance)
 
 
 def rank_readers(
@@ -49,13 +61,14 @@ def rank_readers(
             if p.since not in windows:
                 windows[p.since] = tuple(candidate_paper_ids(session, p.since, now))
         papers = papers_by_id(session, [pid for ids in windows.values() for pid in ids])
-    groups: dict[tuple[str, ...], list[PreparedReader]] = {}
+    # One rank call per (candidate window, threshold): typically one or two calls in all.
+    groups: dict[tuple[tuple[str, ...], float], list[PreparedReader]] = {}
     for p in prepared:
-        groups.setdefault(windows[p.since], []).append(p)
+        groups.setdefault((windows[p.since], reader_threshold(settings, p.reader)), []).append(p)
 
     ranker: Ranker | None = None
     results: list[tuple[PreparedReader, list[ItemInfo], str]] = []
-    for ids, members in groups.items():
+    for (ids, threshold), members in groups.items():
         pool = [pid for pid in ids if pid in papers]
         rankable = [m for m in members if set(pool) - m.seen]
         for m in members:
@@ -70,20 +83,45 @@ def rank_readers(
         frame = papers_frame([papers[pid] for pid in pool])
         k = max(m.reader.digest_size for m in rankable)
         exclude = {str(m.reader.id): set(m.seen) & set(pool) for m in rankable}
-        # No score threshold: HybridRecommender's scores are only comparable within one reader's
-        # list, so no global cut-off is safe. A digest is "empty" when the ranker returns nothing.
-        ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude)
+        ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude,
+                             threshold=threshold)
+        weak: list[PreparedReader] = []
         for m in rankable:
-            recs = [r for r in ranked.get(str(m.reader.id), []) if r.paper_id in papers
-                    and r.paper_id not in m.seen][: m.reader.digest_size]
-            items = [ItemInfo(paper_info(papers[r.paper_id]), float(r.score), str(r.reason or ""))
-                     for r in recs]
-            note = "" if items else (f"none of the {len(pool)} new papers passed the recommender's"
-                                     " threshold")
+            items = _items(ranked.get(str(m.reader.id), []), papers, m)
+            if not items and settings.nothing_strong == "note":
+                weak.append(m)
+                continue
+            note = "" if items else (f"none of the {len(pool)} new papers reached a like probability"
+                                     f" of {threshold:g} (the reader's threshold)")
             results.append((m, items, note))
+        if weak:  # "nothing strong today": the best few, each marked as a weaker match
+            best = ranker.rank([str(m.reader.id) for m in weak], frame, k=WEAK_PICKS,
+                               exclude={str(m.reader.id): exclude[str(m.reader.id)] for m in weak})
+            for m in weak:
+                items = _items(best.get(str(m.reader.id), []), papers, m, weak=True)[:WEAK_PICKS]
+                note = "" if items else (f"none of the {len(pool)} new papers reached a like probability"
+                                         f" of {threshold:g} (the reader's threshold), nor ranked at all")
+                results.append((m, items, note))
     if not dry_run:
         _record(store, results)
     return results
+
+
+def _items(recs: list[Any], papers: dict[str, Paper], m: PreparedReader, *,
+           weak: bool = False) -> list[ItemInfo]:
+    """Digest items of one reader's recommendations (known, unseen papers, up to their size)."""
+    out = []
+    for r in recs:
+        if r.paper_id not in papers or r.paper_id in m.seen:
+            continue
+        prob = getattr(r, "probability", None)
+        prob = None if prob is None or prob != prob else float(prob)  # NaN: no calibrator
+        reason = str(r.reason or "")
+        if weak:  # the mark travels with the stored reason, so every page shows it
+            likely = f" ({prob:.0%} likely)" if prob is not None else ""
+            reason = f"{WEAK_MARK}{likely} — {reason}" if reason else f"{WEAK_MARK}{likely}"
+        out.append(ItemInfo(paper_info(papers[r.paper_id]), float(r.score), reason, prob, weak))
+    return out[: m.reader.digest_size]
 
 
 def _record(store: Store, results: list[tuple[PreparedReader, list[ItemInfo], str]]) -> None:

@@ -19,7 +19,11 @@ warm_fraction=0.2, tfidf_features=4000, cache_dir=None, random_state=0)``
 - ``cache_dir``: on-disk embedding cache folder, None for memory only (the library reads no
   environment; the application passes its ``cache_dir`` setting).
 
-``Recommendation(paper_id: str, score: float, reason: str, highlight: str | None = None)``.
+``Recommendation(paper_id: str, score: float, reason: str, probability: float,
+highlight: str | None)``: ``probability``
+is the calibrated chance of a like (:mod:`recommender.calibration`); ``rank(threshold=p)`` keeps
+papers with probability >= p (p in [0, 1]); ``probability(readers, candidates) -> ndarray``.
+``highlight`` is the abstract sentence closest to what the reader likes (embedding backend only).
 Errors: ``RecommenderError`` (a ``ValueError``) and its subclasses ``InputError``,
 ``NotFittedError``, ``ModelFormatError``.
 Evaluation: :mod:`recommender.evaluation` (``run_evaluation`` and metric functions).

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from paperdigest.recommender.calibration import Calibrator
 from paperdigest.recommender.content import (
     KEYWORD_BACKGROUND,
     KEYWORD_FLOOR,
@@ -31,6 +32,7 @@ from paperdigest.recommender.content import (
 from paperdigest.recommender.data import clean_papers, paper_texts
 from paperdigest.recommender.highlight import CandidateSentences, candidate_sentences
 from paperdigest.recommender.tuning import KNN_MAP_VIEW, MAP_VIEW, POP_VIEW
+from sklearn.preprocessing import normalize
 
 if TYPE_CHECKING:
     from paperdigest.recommender.hybrid import HybridRecommender
@@ -41,6 +43,7 @@ __all__ = [
     "ScoreBreakdown",
     "fallback_scores",
     "keyword_matches",
+    "reader_profiles",
     "score_breakdown",
 ]
 
@@ -123,6 +126,13 @@ class ScoreBreakdown:
         Cosine between papers below which "similar to" is never said (the similarity view's).
     sentences : CandidateSentences or None
         The candidates' abstract sentences and their embeddings (embedding backend only).
+    calibrator : Calibrator or None
+        Maps (score, profile similarity, likes) to a like probability.
+    likes : ndarray of int, shape (n_r,)
+        Each reader's number of likes in the model (0 for fallback readers).
+    profiles : ndarray or sparse matrix or None, shape (n_r, d)
+        Unit-norm reader profiles in the similarity view: the centre of their likes, else of
+        their keywords, else zero.
     """
 
     candidate_ids: list[str]
@@ -141,6 +151,10 @@ class ScoreBreakdown:
     collab_part: np.ndarray | None = None
     similarity_floor: float = 1.0
     sentences: CandidateSentences | None = None
+    calibrator: Calibrator | None = None
+    likes: np.ndarray | None = None
+    profiles: Any = None
+
 
 
 # Weight of the keyword part in the score of a reader who also has likes: kw / (kw + n_likes), so
@@ -207,6 +221,33 @@ def fallback_scores(
         scores[row] = part + 0.01 * scores[row]
         matches[row] = KeywordMatch(kws, sim, vecs, floor, part)
     return scores, FallbackInfo(popularity > 0), matches
+
+
+def reader_profiles(model: HybridRecommender, readers: Sequence[str], ridx: np.ndarray,
+                    personal: np.ndarray) -> Any:
+    """Unit-norm profiles ``(len(readers), d)`` in the similarity view (see :class:`ScoreBreakdown`).
+
+    ``ridx`` are the readers' model rows (-1 if unknown), ``personal`` the rows scored from likes.
+    Sparse for TF-IDF (a dense 100k x 4000 block would not fit), dense for embeddings.
+    """
+    space = lead_view(model.features_)
+    vectors = model.features_[space]
+    centres = (model.prefs_[ridx[personal]] > 0).astype(np.float32) @ vectors
+    parts = [normalize(centres) if len(personal) else centres]
+    where = np.full(len(readers), -1, dtype=np.int64)
+    where[personal] = np.arange(len(personal))
+    encode = model.encoder_ if space == "embedding" else model.tfidf_
+    keyword_rows = [i for i in range(len(readers)) if where[i] < 0 and model.keywords_.get(readers[i])]
+    if keyword_rows:
+        kw = [unit_dense(encode.transform(model.keywords_[readers[i]])).mean(axis=0) for i in keyword_rows]
+        kw_block = normalize(np.vstack(kw))
+        parts.append(sp.csr_matrix(kw_block) if sp.issparse(vectors) else kw_block)
+        where[keyword_rows] = len(personal) + np.arange(len(keyword_rows))
+    zero = np.zeros((1, vectors.shape[1]), dtype=np.float32)
+    parts.append(sp.csr_matrix(zero) if sp.issparse(vectors) else zero)
+    where[where < 0] = len(personal) + len(keyword_rows)
+    stacked = sp.vstack(parts).tocsr() if sp.issparse(vectors) else np.vstack([np.asarray(p) for p in parts])
+    return stacked[where]
 
 
 def _content_blend(model: HybridRecommender, needed: np.ndarray, feats: Mapping[str, Any]) -> np.ndarray:
@@ -304,6 +345,8 @@ def score_breakdown(
     sentences = None
     if space == "embedding":
         sentences = candidate_sentences(model.encoder_, cands["abstract"].tolist())
+    likes = np.zeros(len(readers), dtype=np.int64)
+    likes[personal] = np.diff((model.prefs_[ridx[personal]] > 0).tocsr().indptr)
     known_r, in_cols = np.flatnonzero(known), np.flatnonzero(cidx >= 0)
     seen = sp.coo_matrix((len(readers), n_c), dtype=np.float32)
     if len(known_r) and len(in_cols):
@@ -326,4 +369,7 @@ def score_breakdown(
         collab_part=collab,
         similarity_floor=SIMILARITY_FLOOR[space],
         sentences=sentences,
+        calibrator=model.calibrator_,
+        likes=likes,
+        profiles=reader_profiles(model, readers, ridx, personal),
     )

@@ -37,6 +37,9 @@ class Recommendation(NamedTuple):
         Blended score, higher is better; comparable within one reader's list only.
     reason : str
         Short human explanation, e.g. "similar to ‘Graph attention networks’".
+    probability : float
+        Estimated probability that the reader likes the paper, calibrated on validation data
+        (comparable across readers and batches); NaN from rankers without a calibrator.
     highlight : str or None
         The sentence of the abstract closest to what the reader likes (embedding backend and an
         abstract of two or more sentences only), else None.
@@ -45,6 +48,7 @@ class Recommendation(NamedTuple):
     paper_id: str
     score: float
     reason: str
+    probability: float = float("nan")
     highlight: str | None = None
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 from paperdigest.core.files import atomic_write
 from paperdigest.recommender.baselines import BASELINES
+from paperdigest.recommender.calibration import expected_calibration_error, reliability_bins
 from paperdigest.recommender.errors import InputError
 from paperdigest.recommender.hybrid import HybridRecommender
 from paperdigest.recommender.metrics import ranking_metrics, top_k_indices
@@ -200,7 +201,8 @@ def run_evaluation(
     -------
     dict
         The report: split sizes, per method ``{"all": metrics | None, "sample": metrics}``,
-        timings and the hybrid's chosen hyperparameters.
+        timings, the hybrid's chosen hyperparameters and ``calibration`` (ECE and reliability
+        bins of its like probabilities on the sample readers).
     """
     say = log or (lambda _msg: None)
     if top < 1:
@@ -247,6 +249,14 @@ def run_evaluation(
         "sample": evaluate_scores(scores[sample], data.truth[sample]),
     }
     del scores
+    # Calibration of the like probabilities on the sample readers (every test pair).
+    prob = model.probability([data.eval_readers[i] for i in sample], cands)
+    liked = data.truth[sample].toarray() > 0
+    report["calibration"] = {
+        "source": model.calibrator_.source_,
+        "ece": expected_calibration_error(prob, liked),
+        "bins": {k: v.tolist() for k, v in reliability_bins(prob, liked).items()},
+    }
     names = list(BASELINES) if baselines is None else list(baselines)
     for name in names:
         if name not in BASELINES:

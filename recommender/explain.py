@@ -1,7 +1,7 @@
 """Turning a :class:`~paperdigest.recommender.blend.ScoreBreakdown` into lists.
 
-Exclusions, threshold and MMR diversity here; the reason and highlight of each pick come from
-:mod:`recommender.reasons`.
+Exclusions, the like-probability threshold and MMR diversity here; the reason and highlight of each
+pick come from :mod:`recommender.reasons`, the probability from the fitted calibrator.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from paperdigest.recommender.blend import ScoreBreakdown
+from paperdigest.recommender.calibration import profile_similarity
 from paperdigest.recommender.data import Recommendation
 from paperdigest.recommender.metrics import top_k_indices
 from paperdigest.recommender.reasons import pick_reasons
 
-__all__ = ["build_lists", "mmr_order"]
+__all__ = ["build_lists", "mmr_order", "probabilities"]
 
 
 def mmr_order(scores: np.ndarray, unit: np.ndarray, k: int, weight: float) -> list[int]:
@@ -73,10 +74,10 @@ def build_lists(
         for row, reader in enumerate(readers):
             cols = [pos_of[p] for p in exclude.get(reader, ()) if p in pos_of]
             scores[row, cols] = -np.inf
-    if threshold is not None:
-        scores[scores < threshold] = -np.inf
     cand_unit = breakdown.candidate_unit
     k_eff = min(k, len(ids))
+    if threshold is not None:
+        _apply_threshold(breakdown, scores, threshold, max(5 * k, 50))
     n_valid = np.full(len(readers), k_eff, dtype=np.int64)
     if diversity > 0:
         top = np.zeros((len(readers), k_eff), dtype=np.int64)
@@ -97,12 +98,45 @@ def build_lists(
     finite &= np.arange(k_eff)[None, :] < n_valid[:, None]
     lengths = np.where(finite.all(axis=1), k_eff, finite.argmin(axis=1))
     keep = np.arange(k_eff)[None, :] < lengths[:, None]
+    probs = probabilities(breakdown, top, top_scores)
     lights = np.empty(top.shape, dtype=object)
     lights[:] = highlights
     flat = list(map(Recommendation, np.array(ids, dtype=object)[top[keep]].tolist(),
-                    top_scores[keep].tolist(), reasons[keep].tolist(), lights[keep].tolist()))
+                    top_scores[keep].tolist(), reasons[keep].tolist(), probs[keep].tolist(),
+                    lights[keep].tolist()))
     ends = np.cumsum(lengths).tolist()
     starts = [0, *ends[:-1]]
     for reader, s, e in zip(readers, starts, ends, strict=True):
         out[reader] = flat[s:e]
     return out
+
+
+def probabilities(breakdown: ScoreBreakdown, cols: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Like probabilities of candidates ``cols`` (shape ``(n_r, m)``) with their ``scores``.
+
+    Excluded entries (score -inf) get 0; NaN everywhere when the breakdown has no calibrator.
+    """
+    cal = breakdown.calibrator
+    if cal is None or breakdown.profiles is None or breakdown.likes is None:
+        return np.full(cols.shape, np.nan)
+    finite = np.isfinite(scores)
+    sim = profile_similarity(breakdown.profiles, breakdown.candidate_unit, cols)
+    return np.where(finite, cal.predict(np.where(finite, scores, 0.0), sim, breakdown.likes), 0.0)
+
+
+def _apply_threshold(breakdown: ScoreBreakdown, scores: np.ndarray, threshold: float, pool: int) -> None:
+    """Exclude (set to -inf, in place) every candidate whose like probability is below ``threshold``.
+
+    Probabilities are computed for each reader's ``pool`` best-scored candidates only (cheap for
+    100k candidates); the rest could not reach a digest anyway and are excluded too.
+    """
+    if threshold <= 0:
+        return
+    cols = top_k_indices(scores, pool)
+    probs = probabilities(breakdown, cols, np.take_along_axis(scores, cols, axis=1))
+    keep = np.zeros(scores.shape, dtype=bool)
+    rows = np.repeat(np.arange(len(cols)), cols.shape[1]).reshape(cols.shape)
+    passed = np.isnan(probs) | (probs >= threshold)  # NaN: no calibrator, nothing to cut by
+    keep[rows[passed], cols[passed]] = True
+    scores[~keep] = -np.inf
+

@@ -15,6 +15,13 @@ import pandas as pd
 import scipy.sparse as sp
 from paperdigest.recommender import explain, persist
 from paperdigest.recommender.blend import score_breakdown
+from paperdigest.recommender.calibration import (
+    CalibrationSample,
+    Calibrator,
+    check_threshold,
+    leave_one_out_sample,
+    profile_similarity,
+)
 from paperdigest.recommender.collab import fit_als, neighbour_graph, unit_rows
 from paperdigest.recommender.content import (
     FactorMap,
@@ -143,6 +150,7 @@ class HybridRecommender:
         self.base_view_ = lead_view(self.features_)
 
         rng = np.random.default_rng(self.random_state)
+        samples: list[CalibrationSample] = []
         if self.tune and self.prefs_.nnz >= 200 and len(papers) >= 50:
             self.params_ = tune_blend(
                 self.prefs_,
@@ -152,11 +160,28 @@ class HybridRecommender:
                 self._fit_als,
                 self.n_neighbours,
                 warm_fraction=self.warm_fraction,
+                samples=samples,
             )
         else:
             self.params_ = BlendParams()
+        self.calibrator_ = self._fit_calibrator(samples)
         self._refit_collab_and_views()
         return self
+
+    def _fit_calibrator(self, samples: list[CalibrationSample]) -> Calibrator:
+        """Calibrate on the validation pairs; small corpora leave each like out instead."""
+        if samples and sum(int(s.liked.sum()) for s in samples) >= 20:
+            return Calibrator(random_state=self.random_state).fit(samples)
+        observed = np.flatnonzero(np.diff(abs(self.prefs_).tocsc().indptr) > 0)
+        loo = leave_one_out_sample(self.prefs_ > 0, self.features_[self.base_view_], observed,
+                                   random_state=self.random_state)
+        if loo is None or loo.liked.all() or not loo.liked.any():
+            return Calibrator.uncalibrated()
+        # Weaker regularisation than on a large validation split: a few dozen held-out likes that
+        # similarity separates well should give a steep curve, not one shrunk towards the base rate.
+        cal = Calibrator(C=100.0, random_state=self.random_state).fit([loo])
+        cal.source_ = "leave-one-out"
+        return cal
 
     def featurize(self, texts: Sequence[str]) -> dict[str, Any]:
         """Per view name, the ``(len(texts), n_features)`` features of ``texts`` (fitted encoders)."""
@@ -242,7 +267,8 @@ class HybridRecommender:
             Papers never to return (already liked, disliked or sent). Papers the model saw the
             reader react to are excluded as well.
         threshold : float, optional
-            Leave out papers scoring below this value.
+            Leave out papers whose like probability is below this value, in [0, 1]; a list may
+            then hold fewer than ``k`` papers, or none.
         diversity : float
             MMR weight in [0, 1]; 0 ranks by score only.
 
@@ -256,9 +282,20 @@ class HybridRecommender:
             raise InputError(f"k must be >= 0, got {k}")
         if not 0.0 <= diversity <= 1.0:
             raise InputError(f"diversity must be in [0, 1], got {diversity}")
+        try:
+            check_threshold(threshold)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         readers = [str(r) for r in dict.fromkeys(readers)]
         breakdown = score_breakdown(self, readers, candidates)
         return explain.build_lists(breakdown, readers, k, exclude, threshold, diversity)
+
+    def probability(self, readers: Sequence[str], candidates: pd.DataFrame) -> np.ndarray:
+        """Like probabilities, shape ``(len(readers), n_candidates)``, without exclusions."""
+        self._check_fitted()
+        breakdown = score_breakdown(self, [str(r) for r in readers], candidates)
+        sim = profile_similarity(breakdown.profiles, breakdown.candidate_unit)
+        return self.calibrator_.predict(breakdown.scores, sim, breakdown.likes)
 
     # ----------------------------------------------------------------------------- updates
     def update(

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from paperdigest.core.files import atomic_writer
+from paperdigest.recommender.calibration import Calibrator
 from paperdigest.recommender.collab import als_from_factors
 from paperdigest.recommender.content import (
     FactorMap,
@@ -47,7 +48,8 @@ __all__ = ["FORMAT_VERSION", "SAVED_ATTRIBUTES", "load_model", "read_extra", "sa
 
 # 1: a pickle of the model's __dict__ (refused now: loading a pickle can run code).
 # 2: arrays + JSON in one .npz.
-FORMAT_VERSION = 2
+# 3: + the like-probability calibrator (calibrator_).
+FORMAT_VERSION = 3
 _FORMAT = "paperdigest-recommender"
 _OLD_MAGIC = b"PAPERDIGEST-RECOMMENDER\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -57,7 +59,7 @@ SAVED_ATTRIBUTES: tuple[str, ...] = (
     *_HYPER, "cache_dir",  # cache_dir is not stored: it is the loader's choice
     "keywords_", "papers_", "paper_index_", "readers_", "reader_index_", "prefs_", "tfidf_",
     "encoder_", "rff_", "features_", "base_view_", "params_", "views_", "unit_", "graph_", "als_",
-    "n_als_papers_", "factor_map_", "knn_map_", "pop_map_",
+    "n_als_papers_", "factor_map_", "knn_map_", "pop_map_", "calibrator_",
 )
 
 
@@ -132,6 +134,8 @@ def _state(model: HybridRecommender) -> tuple[dict[str, Any], dict[str, np.ndarr
         "maps": maps,
         "n_als_papers": int(model.n_als_papers_),
     }
+    meta["calibrator"], cal_arrays = model.calibrator_.to_state()
+    arrays.update({f"calibrator.{name}": a for name, a in cal_arrays.items()})
     return meta, arrays
 
 
@@ -252,4 +256,6 @@ def _rebuild(cls: type[HybridRecommender], meta: dict[str, Any], arrays: dict[st
     if "knn_map" in maps:
         model.knn_map_ = NeighbourFactorMap(maps["knn_map"])
         model.knn_map_.unit_, model.knn_map_.factors_ = arrays["knn_map.unit"], arrays["knn_map.factors"]
+    cal_arrays = {n[len("calibrator."):]: a for n, a in arrays.items() if n.startswith("calibrator.")}
+    model.calibrator_ = Calibrator.from_state(meta["calibrator"], cal_arrays)
     return model

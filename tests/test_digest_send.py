@@ -87,7 +87,7 @@ def test_nothing_passes_threshold_records_empty(any_store: Store, outbox: Path) 
     report = send_digests(any_store, any_store.settings, now=now(), backend=FileBackend(outbox),
                           ranker=_ranker([rid], ["graph"]))
     assert report.empty == 1 and report.sent == 0
-    assert "passed the recommender's threshold" in report.outcomes[0].detail
+    assert "reached a like probability" in report.outcomes[0].detail
     with any_store.transaction() as session:
         [row] = list_digests(session)
         assert row.status == "empty" and "threshold" in (row.note or "")

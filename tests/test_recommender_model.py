@@ -53,8 +53,12 @@ def test_exclusions_threshold_and_k(model: HybridRecommender) -> None:
     ids = [r.paper_id for r in ranked["graph-fan-0"]]
     assert "new-g1" not in ids and "g0" not in ids  # excluded, and already liked
     assert len(ids) == 3
-    high = model.rank(["graph-fan-0"], toy_candidates(), k=4, threshold=0.0)["graph-fan-0"]
-    assert 0 < len(high) < 4 and all(r.score >= 0 for r in high)
+    assert len(model.rank(["graph-fan-0"], toy_candidates(), k=4, threshold=0.0)["graph-fan-0"]) == 4
+    # The threshold is a like probability: a cut between the 2nd and 3rd keeps the first two.
+    probs = sorted(model.probability(["graph-fan-0"], toy_candidates())[0], reverse=True)
+    cut = (probs[1] + probs[2]) / 2
+    high = model.rank(["graph-fan-0"], toy_candidates(), k=4, threshold=cut)["graph-fan-0"]
+    assert len(high) == 2 and all(r.probability >= cut for r in high)
 
 
 def test_diversity_mixes_topics() -> None:

@@ -22,7 +22,7 @@ def model() -> HybridRecommender:
 def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender) -> None:
     # Adding state to the model (or to the file) must come with a new FORMAT_VERSION: when this
     # test fails, extend recommender/persist.py, bump the version and update the lists below.
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
     assert sorted(vars(model)) == sorted(SAVED_ATTRIBUTES)
     path = tmp_path / "m.npz"
     model.save(path)
@@ -31,6 +31,7 @@ def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender)
         meta = json.loads(npz["meta"].tobytes())
     assert names == sorted([
         "meta", "papers.upvotes", "rff.offset", "rff.weights", "tfidf.idf",
+        "calibrator.coef", "calibrator.iso_x", "calibrator.iso_y",
         *(f"{m}.{part}" for m in ("prefs", "unit", "graph", "features.tfidf")
           for part in ("data", "indices", "indptr", "shape")),
         *(f"view.{name}.precision" for name in model.views_),
@@ -39,8 +40,8 @@ def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender)
         *(["pop_map.map"] if model.pop_map_ is not None else []),
         *(["knn_map.factors", "knn_map.unit"] if model.knn_map_ is not None else []),
     ])
-    assert sorted(meta) == ["encoder", "extra", "format", "hyper", "keywords", "maps", "n_als_papers",
-                            "papers", "params", "readers", "rff", "tfidf", "version", "views"]
+    assert sorted(meta) == ["calibrator", "encoder", "extra", "format", "hyper", "keywords", "maps",
+                            "n_als_papers", "papers", "params", "readers", "rff", "tfidf", "version", "views"]
 
 
 def test_unsaved_state_cannot_be_saved(tmp_path: Path) -> None:

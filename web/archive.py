@@ -53,7 +53,7 @@ class _Handlers:
         return render("archive.html", heading="Your paperdigest archive", **context)
 
     def _index(self, token: str) -> dict[str, Any]:
-        with self.ctx.store.transaction() as session:
+        with self.ctx.store.read() as session:  # a page view: no write lock
             reader = self.ctx.reader_for_page(session, "archive", token)
             info, today = reader_info(reader), local_today(reader, self.ctx.clock())
             rows = delivered_digests(session, reader.id)
@@ -74,7 +74,7 @@ class _Handlers:
     def _digest(self, token: str, digest_id: int) -> str:
         if not 0 < digest_id < 2**63:  # the path converter takes any digits; the database does not
             raise InvalidInput("there is no such digest in your archive")
-        with self.ctx.store.transaction() as session:
+        with self.ctx.store.read() as session:  # a page view: no write lock
             reader = self.ctx.reader_for_page(session, "archive", token)
             info, today = reader_info(reader), local_today(reader, self.ctx.clock())
             found = delivered_digests(session, reader.id, digest_id=digest_id)

@@ -42,7 +42,7 @@ class _Handlers:
     def _feed(self, token: str) -> bytes:
         from feedgen.feed import FeedGenerator  # lxml-based: only loaded when a feed is asked for
 
-        with self.ctx.store.transaction() as session:
+        with self.ctx.store.read() as session:  # a page view: no write lock
             reader = self.ctx.reader_for_page(session, "feed", token)
             info, today = reader_info(reader), local_today(reader, self.ctx.clock())
             digests = delivered_digests(session, reader.id, limit=FEED_DIGESTS)

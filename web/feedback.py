@@ -41,7 +41,7 @@ class _Handlers:
     # -- More / Less like this ------------------------------------------------------------------
 
     def _paper_state(self, reader_id: int, paper_id: str) -> tuple[Paper, str | None]:
-        with self.ctx.store.transaction() as session:
+        with self.ctx.store.read() as session:  # a page view: no write lock
             if session.get(Reader, reader_id) is None:
                 raise InvalidInput("this link belongs to a reader who no longer exists")
             paper = session.get(Paper, paper_id)

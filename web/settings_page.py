@@ -100,7 +100,7 @@ class _Handlers:
         return render("settings.html", heading="Your paperdigest settings", done=done, **context)
 
     def _context(self, token: str) -> dict[str, Any]:
-        with self.ctx.store.transaction() as session:
+        with self.ctx.store.read() as session:  # a page view: no write lock
             reader = self.ctx.reader_for_page(session, "settings", token)
             info = reader_info(reader)
             return {
