@@ -27,6 +27,7 @@ from pathlib import Path
 
 from paperdigest.core import Settings, load_settings
 from paperdigest.core.errors import InvalidInput, PaperdigestError
+from paperdigest.core.files import make_private_dir
 from paperdigest.scheduler.service import SchedulerService
 from paperdigest.store import Store
 from paperdigest.store.feedback import record_feedback
@@ -71,7 +72,7 @@ def _prepare_folder(folder: Path) -> Path:
                     " (choose another --dir)"
                 )
             shutil.rmtree(folder)  # an earlier demo run: start fresh
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)  # 0700: it will hold reader addresses and feedback
     (folder / DEMO_MARKER).write_text("created by 'paperdigest demo'; safe to delete\n")
     return folder
 

@@ -40,6 +40,8 @@ def test_demo_runs_the_whole_loop_and_says_where_to_look(cli, tmp_path, monkeypa
     pages = sorted((home / "outbox").glob("*.html"))
     assert len(emls) == 6 and len(pages) == 6  # three readers, two rounds
     assert "What each reader got" in result.stdout and str(home / "outbox") in result.stdout
+    # The folder it creates holds addresses and feedback: private, so no "is mode 755" warning.
+    assert (home.stat().st_mode & 0o777) == 0o700 and "WARNING" not in result.stderr, result.stderr
     # Running it again reuses the demo folder from scratch instead of refusing.
     again = cli("demo", "--dir", "out")
     assert "First digests: 3 sent" in again.stdout
