@@ -1,6 +1,7 @@
 """paperdigest's storage layer: the only package that talks SQL.
 
-Public face: :class:`Store` (engine + sessions for one database), settings, typed errors. Query
+Public face: :class:`Store` (engine + sessions for one database); settings and typed errors live in
+``paperdigest.core``. Query
 functions live in the submodules (``store.papers``, ``store.readers``, ``store.feedback``,
 ``store.digests``, ``store.jobs``) and take a session.
 """
@@ -12,17 +13,9 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from paperdigest.core.errors import (
-    AlreadyExists,
-    ConfigError,
-    InvalidInput,
-    NotFound,
-    PaperdigestError,
-    StoreNotInitialized,
-)
 from paperdigest.core.files import make_private_dir, wider_than_private
 from paperdigest.core.secrets import create_secret_key, load_secret_keys
-from paperdigest.core.settings import Secret, Settings, load_settings
+from paperdigest.core.settings import Settings
 from paperdigest.store.db import (
     check_schema,
     make_engine,
@@ -34,18 +27,7 @@ from paperdigest.store.db import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = [
-    "AlreadyExists",
-    "ConfigError",
-    "InvalidInput",
-    "NotFound",
-    "PaperdigestError",
-    "Secret",
-    "Settings",
-    "Store",
-    "StoreNotInitialized",
-    "load_settings",
-]
+__all__ = ["Store"]
 
 log = logging.getLogger("paperdigest.store")
 _warned: set[Path] = set()
