@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from paperdigest.core import Settings, load_settings
+from paperdigest.core.files import make_private_dir
 from paperdigest.simulate.data import SimulationData
 
 __all__ = ["DayResult", "ReaderDay", "run_policy"]
@@ -83,8 +84,11 @@ class _Server:
 
 
 def _settings(home: Path, digest_size: int, content: str) -> Settings:
+    # The policies are compared at one digest size: the baselines have no calibrated probability, so
+    # the minimum-relevance cut (which may shorten a hybrid digest) is off for every run.
     env = {"PAPERDIGEST_HOME": str(home), "PAPERDIGEST_DELIVERY": "file", "PAPERDIGEST_SOURCES": "watch",
-           "PAPERDIGEST_DIGEST_SIZE": str(digest_size), "PAPERDIGEST_CONTENT_BACKEND": content}
+           "PAPERDIGEST_DIGEST_SIZE": str(digest_size), "PAPERDIGEST_CONTENT_BACKEND": content,
+           "PAPERDIGEST_MIN_RELEVANCE": "0"}
     return load_settings(env=env)
 
 
@@ -141,7 +145,7 @@ def run_policy(home: Path, data: SimulationData, policy: str, *, feedback: bool,
     from paperdigest.store.feedback import record_feedback
     from paperdigest.store.readers import ReaderFields, add_reader
 
-    home.mkdir(parents=True)
+    make_private_dir(home)  # a data folder: 0700, as the store expects
     settings = _settings(home, digest_size, content)
     store, _ = Store.initialise(settings)
     rng = np.random.default_rng(seed)
