@@ -33,6 +33,7 @@ __all__ = [
     "format_table",
     "load_evaluation_data",
     "ranking_metrics",
+    "read_csv_table",
     "run_evaluation",
 ]
 
@@ -57,23 +58,24 @@ class EvaluationData:
     warm: bool
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+def read_csv_table(path: Path, required: Sequence[str],
+                   error: type[Exception] = EvaluationError) -> pd.DataFrame:
+    """A CSV file as strings, its header stripped; ``error`` names the file for a missing file, an
+    empty or malformed one, a missing column or no rows (``evaluate`` and ``simulate`` share it)."""
     if not path.is_file():
-        raise EvaluationError(f"{path}: no such file")
+        raise error(f"{path}: no such file")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        raise EvaluationError(f"{path}: file is empty") from None
+        raise error(f"{path}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise EvaluationError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
+        raise error(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise EvaluationError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)})"
-        )
+        raise error(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)})")
     if df.empty:
-        raise EvaluationError(f"{path}: no data rows")
+        raise error(f"{path}: no data rows")
     return df
 
 
@@ -97,7 +99,7 @@ def load_evaluation_data(
     items: Path, interactions: Path, test_items: Path, warm_users: Path | None = None
 ) -> EvaluationData:
     """Read and check the evaluation files, and build the train/test split."""
-    items_df = _read_csv(Path(items), ["item_id", "title"])
+    items_df = read_csv_table(Path(items), ["item_id", "title"])
     papers = pd.DataFrame(
         {
             "id": items_df["item_id"].str.strip(),
@@ -105,7 +107,7 @@ def load_evaluation_data(
             "abstract": items_df["abstract"] if "abstract" in items_df.columns else "",
         }
     ).drop_duplicates("id")
-    inter = _read_csv(Path(interactions), ["user_id", "item_id"])
+    inter = read_csv_table(Path(interactions), ["user_id", "item_id"])
     inter = pd.DataFrame({"reader": inter["user_id"].str.strip(), "paper": inter["item_id"].str.strip()})
     known_items = set(papers["id"])
     _check_known(inter["paper"].tolist(), known_items, Path(interactions), "item id", 2)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from paperdigest.core.errors import InvalidInput
 from paperdigest.ingest.text import clean_text
+from paperdigest.recommender.evaluation import read_csv_table
 from paperdigest.store.papers import normalize_title
 
 __all__ = ["SimulationData", "SimulationError", "load_dataset", "split_dataset"]
@@ -38,28 +39,9 @@ class SimulationData:
     truth: dict[str, set[str]]  # reader -> saves among all daily batches
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    if not path.is_file():
-        raise SimulationError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise SimulationError(f"{path}: file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SimulationError(f"{path}: cannot parse CSV ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise SimulationError(f"{path}: missing column(s) {', '.join(missing)} "
-                              f"(found: {', '.join(frame.columns)})")
-    if frame.empty:
-        raise SimulationError(f"{path}: no data rows")
-    return frame
-
-
 def load_dataset(items: Path, interactions: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Papers (``id, title, abstract``) and saves (``reader, paper``) from the two CSV files."""
-    raw = _read_csv(Path(items), ("item_id", "title"))
+    raw = read_csv_table(Path(items), ("item_id", "title"), SimulationError)
     papers = pd.DataFrame({
         "id": raw["item_id"].str.strip(),
         # Cleaned as ingest cleans them (tags, entities, spacing), so that titles the store will
@@ -68,7 +50,7 @@ def load_dataset(items: Path, interactions: Path) -> tuple[pd.DataFrame, pd.Data
         "abstract": raw["abstract"].str.strip() if "abstract" in raw.columns else "",
     })
     papers = papers[papers["title"] != ""].drop_duplicates("id").reset_index(drop=True)
-    saves = _read_csv(Path(interactions), ("user_id", "item_id"))
+    saves = read_csv_table(Path(interactions), ("user_id", "item_id"), SimulationError)
     saves = pd.DataFrame({"reader": saves["user_id"].str.strip(), "paper": saves["item_id"].str.strip()})
     unknown = ~saves["paper"].isin(set(papers["id"]))
     if unknown.any():
