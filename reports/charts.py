@@ -50,6 +50,16 @@ def _day_ticks(ax: Any, days: Sequence[str]) -> None:
     ax.set_xticks(range(0, len(days), step), [d[5:] for d in days[::step]], fontsize=8)
 
 
+def _finish_daily(fig: Any, ax: Any, days: Sequence[str], ylabel: str, title: str) -> str:
+    """The common end of the per-day charts: day ticks, whole-number axis, legend, SVG."""
+    _day_ticks(ax, days)
+    ax.set_ylabel(ylabel)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=3)
+    _style(ax)
+    return _svg(fig, title)
+
+
 def daily_digests_chart(daily: Sequence[Mapping[str, Any]]) -> str:
     """Stacked bars per UTC day: digests sent, failed, unknown."""
     fig, ax = _figure()
@@ -59,12 +69,7 @@ def daily_digests_chart(daily: Sequence[Mapping[str, Any]]) -> str:
         values = [int(row[key]) for row in daily]
         ax.bar(range(len(days)), values, bottom=bottom, label=key, color=_COLORS[key], width=0.8)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    _day_ticks(ax, days)
-    ax.set_ylabel("digests")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=3)
-    _style(ax)
-    return _svg(fig, "Digests per day: sent, failed, unknown")
+    return _finish_daily(fig, ax, days, "digests", "Digests per day: sent, failed, unknown")
 
 
 def daily_reactions_chart(daily: Sequence[Mapping[str, Any]]) -> str:
@@ -74,12 +79,7 @@ def daily_reactions_chart(daily: Sequence[Mapping[str, Any]]) -> str:
     for key in ("likes", "dislikes", "unsubscribes"):
         ax.plot(range(len(days)), [int(row[key]) for row in daily], marker="o", markersize=3,
                 label=key, color=_COLORS[key])
-    _day_ticks(ax, days)
-    ax.set_ylabel("per day")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=3)
-    _style(ax)
-    return _svg(fig, "Reactions per day: likes, dislikes, unsubscribes")
+    return _finish_daily(fig, ax, days, "per day", "Reactions per day: likes, dislikes, unsubscribes")
 
 
 def position_chart(by_position: Sequence[Mapping[str, Any]]) -> str:
