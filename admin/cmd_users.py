@@ -11,10 +11,13 @@ import typer
 from paperdigest.admin.context import get_context
 from paperdigest.admin.output import console, emit_json, emit_record, emit_table
 from paperdigest.core.errors import InvalidInput
+from paperdigest.core.schedule import check_status
 
 # Store and ingest are imported inside each command: SQLAlchemy and httpx cost more than the rest of
 # start-up together, and `paperdigest --help` needs neither.
 if TYPE_CHECKING:
+    from types import SimpleNamespace
+
     from paperdigest.store.models import Reader
 
 __all__ = ["register"]
@@ -23,8 +26,8 @@ users = typer.Typer(help="Readers (subscribers) and their likes.", no_args_is_he
 _JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _record(reader: Reader) -> dict[str, Any]:
-    from paperdigest.store.readers import WEEKDAYS
+def _record(reader: Reader | SimpleNamespace) -> dict[str, Any]:
+    from paperdigest.core.schedule import WEEKDAYS
 
     return {
         "id": reader.id, "email": reader.email, "name": reader.name, "status": reader.status,
@@ -81,10 +84,19 @@ def users_list(
     as_json: bool = _JSON,
 ) -> None:
     """List readers."""
-    from paperdigest.store.readers import list_readers
+    from paperdigest.store.quick import list_reader_rows
 
-    with get_context(ctx).store() as store, store.transaction() as session:
-        rows = [_record(r) for r in list_readers(session, status)]
+    app_ctx = get_context(ctx)
+    if status is not None:
+        status = check_status(status)
+    quick = list_reader_rows(app_ctx.settings, status)
+    if quick is not None:
+        rows = [_record(r) for r in quick]
+    else:
+        from paperdigest.store.readers import list_readers
+
+        with app_ctx.store() as store, store.read() as session:
+            rows = [_record(r) for r in list_readers(session, status)]
     emit_table(rows, ["id", "email", "name", "status", "cadence", "weekday", "send_hour", "timezone",
                       "digest_size", "format", "keywords"], as_json=as_json, title="Readers",
                empty="No readers yet: add one with `paperdigest users add EMAIL`."

@@ -11,9 +11,12 @@ from typing import Any
 
 from paperdigest.core.errors import InvalidInput
 
-__all__ = ["CADENCES", "DIGEST_SIZE_MAX", "DIGEST_SIZE_MIN", "check_schedule"]
+__all__ = ["CADENCES", "DIGEST_SIZE_MAX", "DIGEST_SIZE_MIN", "READER_STATUSES", "WEEKDAYS", "check_schedule",
+           "check_status"]
 
 CADENCES = ("each_batch", "daily", "weekly")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index 0 = Monday, as stored
+READER_STATUSES = ("active", "paused", "unsubscribed")
 DIGEST_SIZE_MIN, DIGEST_SIZE_MAX = 1, 100
 
 
@@ -49,3 +52,11 @@ def check_schedule(*, digest_size: Any = None, send_hour: Any = None, cadence: A
             raise InvalidInput(f"cadence must be one of {', '.join(CADENCES)}, got {cadence!r}")
         out["cadence"] = name
     return out
+
+
+def check_status(status: Any) -> str:
+    """A reader status (active, paused or unsubscribed); :class:`InvalidInput` names a wrong one."""
+    name = str(status).strip().lower()
+    if name not in READER_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(READER_STATUSES)}, got {status!r}")
+    return name

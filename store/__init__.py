@@ -12,20 +12,17 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paperdigest.core.files import make_private_dir, wider_than_private
 from paperdigest.core.secrets import create_secret_key, load_secret_keys
 from paperdigest.core.settings import Settings
-from paperdigest.store.db import (
-    check_schema,
-    make_engine,
-    make_sessionmaker,
-    read_scope,
-    session_scope,
-    upgrade,
-)
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy is imported when a Store is built, not with the package: `store.quick` (the CLI's
+# listings) lives in this package too and must not pay for it.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Store"]
 
@@ -47,6 +44,8 @@ class Store:
     """One database: an engine, a session factory and the settings it was opened with."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        from paperdigest.store.db import make_engine, make_sessionmaker
+
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
@@ -54,6 +53,8 @@ class Store:
     @classmethod
     def open(cls, settings: Settings) -> Store:
         """Open an initialised database; raises :class:`StoreNotInitialized` otherwise."""
+        from paperdigest.store.db import check_schema
+
         _warn_if_wide(settings.home)
         store = cls(settings)
         try:
@@ -70,6 +71,8 @@ class Store:
         Returns the store and whether a new secret key was written. An existing data folder keeps
         its mode; a warning is logged when group or others may read it.
         """
+        from paperdigest.store.db import upgrade
+
         make_private_dir(settings.home)
         _warn_if_wide(settings.home)
         for folder in (settings.outbox_dir, settings.archive_dir, settings.model_dir):
@@ -85,6 +88,8 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
+        from paperdigest.store.db import session_scope
+
         with session_scope(self.sessions) as session:
             yield session
 
@@ -92,6 +97,8 @@ class Store:
     def read(self) -> Iterator[Session]:
         """A session in one read-only transaction (never takes SQLite's write lock); for pages,
         reports and the model's reads. A write inside it is never committed."""
+        from paperdigest.store.db import read_scope
+
         with read_scope(self.sessions) as session:
             yield session
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from paperdigest.core.schedule import CADENCES
+from paperdigest.core.schedule import CADENCES, READER_STATUSES
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -54,7 +54,6 @@ __all__ = [
 
 # email: the digest itself; html: a web page (short notice email or none); feed: the Atom feed.
 FORMATS = ("email", "html", "feed")
-READER_STATUSES = ("active", "paused", "unsubscribed")
 INTERACTION_KINDS = ("like", "dislike", "click", "save", "unlike")
 INTERACTION_SOURCES = ("cli", "email", "web", "import")
 # pending -> claimed -> sending -> sent | failed | unknown (see store.digests); "empty" = nothing

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
-from paperdigest.core.schedule import check_schedule
+from paperdigest.core.schedule import WEEKDAYS, check_schedule
 from paperdigest.store.models import FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -39,7 +39,6 @@ __all__ = [
     "wake_paused_readers",
 ]
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KEYWORDS_MAX = 2000  # characters of a keyword list as typed; longer is refused, not cut
 # Deliberately simple: one @, a dotted domain, no spaces or angle brackets. Deliverability is the
 # SMTP server's call; this catches typos and header injection.
