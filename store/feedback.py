@@ -16,12 +16,14 @@ from paperdigest.store.models import (
     INTERACTION_KINDS,
     INTERACTION_SOURCES,
     Interaction,
+    Paper,
     Reader,
     utcnow,
 )
-from sqlalchemy import ColumnElement, TextClause, bindparam, select, text
+from sqlalchemy import ColumnElement, Integer, Text, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.selectable import TextualSelect
 
 if TYPE_CHECKING:  # pandas costs ~1 s to import; the CLI's quick commands never need it
     import pandas as pd
@@ -42,7 +44,10 @@ class FeedbackResult:
     kind: str
     changed: bool  # False: the reader already had exactly this reaction (idempotent repeat)
     previous: str | None  # the reaction it replaced, if any
-    paper_title: str = ""  # for the confirmation page, read in the same transaction
+    # For the confirmation page, read in the same transaction (no second query for the paper).
+    paper_title: str = ""
+    paper_authors: tuple[str, ...] = ()
+    paper_abstract: str = ""
 
 
 def record_feedback(
@@ -66,16 +71,19 @@ def record_feedback(
         raise InvalidInput(f"unknown feedback source {source!r}")
     session.flush()  # the statements below are plain SQL: pending ORM changes must be in first
     sql = _statements(session.get_bind().dialect.name)
-    reader, title = session.execute(sql.lookup, {"r": reader_id, "p": paper_id}).one()
-    if reader is None:
+    found = session.execute(sql.lookup, {"r": reader_id, "p": paper_id, "d": digest_id}).one()
+    if found.reader is None:
         raise NotFound(f"no reader {reader_id}")
-    if title is None:
+    if found.title is None:
         raise NotFound(f"no paper {paper_id!r}")
+    # A digest row that was removed since the link was sent: the reaction still counts.
     values = {"r": reader_id, "p": paper_id, "k": kind, "s": source, "c": kind in _REACTIONS,
-              "d": digest_id, "t": when or utcnow()}
+              "d": found.digest, "t": when or utcnow()}
+    paper = {"paper_title": found.title, "paper_authors": tuple(found.authors or ()),
+             "paper_abstract": found.abstract or ""}
     if kind in ("click", "save"):
         session.execute(sql.insert, values)
-        return FeedbackResult(kind, True, None, title)
+        return FeedbackResult(kind, True, None, **paper)
 
     # Two requests for the same link can arrive together. On PostgreSQL ``FOR UPDATE`` locks nothing
     # while no current reaction exists, so both would insert; the insert is therefore
@@ -85,14 +93,14 @@ def record_feedback(
         current = session.execute(sql.current, {"r": reader_id, "p": paper_id}).first()
         previous = current.kind if current is not None else None
         if kind == previous or (kind == "unlike" and previous is None):
-            return FeedbackResult(kind, False, previous, title)
+            return FeedbackResult(kind, False, previous, **paper)
         if current is not None:
             session.execute(sql.retire, {"id": current.id, "c": False})
             stale = session.identity_map.get(identity_key(Interaction, current.id))
             if stale is not None:
                 session.expire(stale)
         if session.execute(sql.insert_current if values["c"] else sql.insert, values).rowcount:
-            return FeedbackResult(kind, True, previous, title)
+            return FeedbackResult(kind, True, previous, **paper)
         # A concurrent request inserted a current reaction first: read it and decide again.
     raise InvalidInput(f"feedback for paper {paper_id!r} keeps changing concurrently; try again")
 
@@ -102,7 +110,7 @@ _ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class _Sql:
-    lookup: TextClause
+    lookup: TextualSelect
     current: TextClause
     retire: TextClause
     insert: TextClause
@@ -125,7 +133,11 @@ def _statements(dialect: str) -> _Sql:
     lock = " FOR UPDATE" if dialect == "postgresql" else ""
     return _Sql(
         lookup=text("SELECT (SELECT id FROM readers WHERE id = :r) AS reader,"
-                    " (SELECT title FROM papers WHERE id = :p) AS title"),
+                    " (SELECT id FROM digests WHERE id = :d) AS digest,"
+                    " p.title AS title, p.authors AS authors, p.abstract AS abstract"
+                    " FROM (SELECT 1) AS one LEFT JOIN papers AS p ON p.id = :p"
+                    ).columns(reader=Integer(), digest=Integer(), title=Text(), abstract=Text(),
+                              authors=Paper.__table__.c.authors.type),
         current=text("SELECT id, kind FROM interactions WHERE reader_id = :r AND paper_id = :p"
                      f" AND {index_where}{lock}"),
         retire=text("UPDATE interactions SET current = :c WHERE id = :id").bindparams(typed[0]),

@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 
 from paperdigest.core import load_settings
-from paperdigest.store import Store
+from paperdigest.store import Store, quick
 from paperdigest.store import db as store_db
-from paperdigest.store import quick
 from paperdigest.store.models import Reader
 from paperdigest.store.readers import ReaderFields, add_reader, list_readers
 
 
 def _varied_readers(store: Store) -> None:
     with store.transaction() as session:
-        add_reader(session, ReaderFields(email="ada@example.org", name="Ada Ł.", keywords=["graph nets", "öl"],
-                                         cadence="weekly", weekday="fri", send_hour=6, digest_size=5))
+        add_reader(session, ReaderFields(email="ada@example.org", name="Ada Ł.",
+                                         keywords=["graph nets", "öl"], cadence="weekly", weekday="fri",
+                                         send_hour=6, digest_size=5))
         bo = add_reader(session, ReaderFields(email="bo@example.org", format="html", web_notice=False,
                                               min_relevance=0.25, status="paused"))
         bo.paused_until = dt.date(2026, 12, 24)
@@ -83,8 +83,8 @@ def test_users_list_does_not_load_sqlalchemy(env: dict[str, str], initialised_cl
 
     initialised_cli("users", "add", "ada@example.org", "--name", "Ada")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERDIGEST_")} | env
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "paperdigest", "users", "list", "--json"],
-                            capture_output=True, text=True, timeout=120, check=True, env=full_env)
+    command = [sys.executable, "-X", "importtime", "-m", "paperdigest", "users", "list", "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True, env=full_env)
     assert "ada@example.org" in result.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")}

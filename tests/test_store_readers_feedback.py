@@ -6,7 +6,7 @@ import pytest
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
 from paperdigest.store import Store
 from paperdigest.store.feedback import current_reactions, interactions_frame, record_feedback
-from paperdigest.store.models import Interaction
+from paperdigest.store.models import Digest, Interaction
 from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
 from paperdigest.store.readers import ReaderFields, add_reader, find_reader, mask_email, update_reader
 from sqlalchemy import func, select
@@ -101,3 +101,20 @@ def test_feedback_bad_input(store: Store) -> None:
 def test_mask_email() -> None:
     assert mask_email("alice@example.org") == "a***@example.org"
     assert "alice" not in mask_email("alice@example.org")
+
+
+def test_feedback_returns_the_paper_and_survives_a_removed_digest(any_store: Store) -> None:
+    reader_id, (graph, _) = _seed(any_store)
+    with any_store.transaction() as s:
+        digest = Digest(reader_id=reader_id, period="2026-12-04", status="sent")
+        s.add(digest)
+        s.flush()
+        kept_id = digest.id
+        done = record_feedback(s, reader_id, graph, "like", "email", digest_id=kept_id)
+        # A link from a digest row that no longer exists still records the reaction, unattached.
+        gone = record_feedback(s, reader_id, graph, "dislike", "email", digest_id=kept_id + 1000)
+        rows = s.execute(select(Interaction.kind, Interaction.digest_id).order_by(Interaction.id)).all()
+    assert (done.paper_title, done.paper_abstract, done.paper_authors) == (
+        "Graph neural networks at scale", "We scale GNNs.", ())
+    assert gone.changed and gone.previous == "like"
+    assert [tuple(r) for r in rows] == [("like", kept_id), ("dislike", None)]

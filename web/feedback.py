@@ -9,12 +9,13 @@ paper that does not exist, gives a 400 page and records nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from paperdigest.core.errors import InvalidInput, NotFound
 from paperdigest.digest.compose import is_web_url
 from paperdigest.digest.render import SHORT_TITLE_CHARS, authors_line, shorten, snippet
 from paperdigest.store.feedback import current_reactions, record_feedback
-from paperdigest.store.models import Digest, Paper, Reader
+from paperdigest.store.models import Paper, Reader
 from paperdigest.store.readers import ReaderFields, pause_reader, resume_reader, update_reader
 from paperdigest.web.common import Form, WebContext, check_origin, page
 from starlette.concurrency import run_in_threadpool
@@ -28,10 +29,10 @@ PAUSE_INSTEAD_DAYS = 28  # "pause instead" on the unsubscribe page
 _WORDS = {"like": ("more", "More like this"), "dislike": ("fewer", "Less like this")}
 
 
-def _shown(paper: Paper) -> tuple[str, tuple[str, ...]]:
-    """The title and detail lines a feedback page shows for ``paper``."""
-    details = tuple(x for x in (authors_line(paper.authors), snippet(paper.abstract or "")) if x)
-    return shorten(paper.title, SHORT_TITLE_CHARS), details
+def _shown(title: str, authors: Sequence[str], abstract: str) -> tuple[str, tuple[str, ...]]:
+    """The title and detail lines a feedback page shows for a paper."""
+    details = tuple(x for x in (authors_line(list(authors)), snippet(abstract or "")) if x)
+    return shorten(title, SHORT_TITLE_CHARS), details
 
 
 class _Handlers:
@@ -40,15 +41,16 @@ class _Handlers:
 
     # -- More / Less like this ------------------------------------------------------------------
 
-    def _paper_state(self, reader_id: int, paper_id: str) -> tuple[Paper, str | None]:
+    def _paper_state(self, reader_id: int, paper_id: str) -> tuple[str, tuple[str, ...], str | None]:
+        """The paper's title and detail lines, and the reader's current reaction to it."""
         with self.ctx.store.read() as session:  # a page view: no write lock
             if session.get(Reader, reader_id) is None:
                 raise InvalidInput("this link belongs to a reader who no longer exists")
             paper = session.get(Paper, paper_id)
             if paper is None:
                 raise InvalidInput("this link names a paper that does not exist")
-            session.expunge(paper)
-            return paper, current_reactions(session, reader_id).get(paper_id)
+            return (*_shown(paper.title, paper.authors, paper.abstract),
+                    current_reactions(session, reader_id).get(paper_id))
 
     async def feedback(self, request: Request) -> Response:
         token = self.ctx.codec.read_feedback(request.path_params["token"])
@@ -63,13 +65,12 @@ class _Handlers:
             if action != "undo":
                 # The common POST: check, record and read what the page shows in ONE short write
                 # transaction (issue #14 item 10: the feedback app's load goal).
-                paper = await run_in_threadpool(self._record, token.reader_id, token.paper_id,
-                                                token.kind, token.digest_id, None)
-                title, details = _shown(paper)
+                title, details = await run_in_threadpool(self._record, token.reader_id, token.paper_id,
+                                                         token.kind, token.digest_id, None)
                 return page("Thanks — your next digest will use this",
                             f"You asked for {word} papers like “{title}”.", details=details, forms=(undo,))
-        paper, current = await run_in_threadpool(self._paper_state, token.reader_id, token.paper_id)
-        title, details = _shown(paper)
+        title, details, current = await run_in_threadpool(self._paper_state, token.reader_id,
+                                                          token.paper_id)
         if action == "undo":
             await run_in_threadpool(self._record, token.reader_id, token.paper_id, "unlike",
                                     token.digest_id, token.kind)
@@ -84,23 +85,23 @@ class _Handlers:
                                 else "Yes, less like this"),))
 
     def _record(self, reader_id: int, paper_id: str, kind: str, digest_id: int | None,
-                only_if: str | None) -> Paper:
-        """Record the reaction (only when the current one is ``only_if``, if given); returns the paper."""
+                only_if: str | None) -> tuple[str, tuple[str, ...]]:
+        """Record the reaction (only when the current one is ``only_if``, if given); returns the
+        paper's title and detail lines, read in the same short transaction."""
         with self.ctx.store.transaction() as session:
-            if digest_id is not None and session.get(Digest, digest_id) is None:
-                digest_id = None  # the digest row was removed; the reaction still counts
             if only_if is None or current_reactions(session, reader_id).get(paper_id) == only_if:
                 try:  # (an undo of a reaction that is no longer there withdraws nothing)
-                    record_feedback(session, reader_id, paper_id, kind, "email", digest_id=digest_id)
+                    done = record_feedback(session, reader_id, paper_id, kind, "email",
+                                           digest_id=digest_id)
                 except NotFound:
                     if session.get(Reader, reader_id) is None:
                         raise InvalidInput("this link belongs to a reader who no longer exists") from None
                     raise InvalidInput("this link names a paper that does not exist") from None
+                return _shown(done.paper_title, done.paper_authors, done.paper_abstract)
             paper = session.get(Paper, paper_id)
             if paper is None:
                 raise InvalidInput("this link names a paper that does not exist")
-            session.expunge(paper)
-            return paper
+            return _shown(paper.title, paper.authors, paper.abstract)
 
     # -- Unsubscribe (RFC 8058 one-click), pause instead, resubscribe ------------------------------
 
@@ -110,7 +111,7 @@ class _Handlers:
         pause = Form(here, f"Pause for {PAUSE_INSTEAD_DAYS // 7} weeks instead", (("action", "pause"),),
                      "btn-less")
         if request.method != "POST":
-            await run_in_threadpool(self._change, token.reader_id, "check")
+            await run_in_threadpool(self._check_reader, token.reader_id)
             return page("Unsubscribe?", "You will get no more paperdigest emails.",
                         forms=(Form(here, "Unsubscribe", (("action", "unsubscribe"),)), pause))
         # RFC 8058 one-click: the body is List-Unsubscribe=One-Click (urlencoded or multipart) and
@@ -130,6 +131,11 @@ class _Handlers:
         return page("You are unsubscribed", "You will get no more paperdigest emails. Changed your mind?",
                     forms=(resubscribe, pause))
 
+    def _check_reader(self, reader_id: int) -> None:
+        with self.ctx.store.read() as session:  # a page view (mail scanners fetch it): no write lock
+            if session.get(Reader, reader_id) is None:
+                raise InvalidInput("this link belongs to a reader who no longer exists")
+
     def _change(self, reader_id: int, action: str) -> str:
         with self.ctx.store.transaction() as session:
             reader = session.get(Reader, reader_id)
@@ -148,7 +154,7 @@ class _Handlers:
                 until = now.date() + dt.timedelta(days=PAUSE_INSTEAD_DAYS)
                 pause_reader(session, reader, until, now)
                 return until.isoformat()
-            elif action != "check":
+            else:
                 raise InvalidInput(f"unknown action {action[:40]!r}")
             return ""
 
@@ -167,9 +173,7 @@ class _Handlers:
                 raise InvalidInput("this link names a reader or paper that does not exist")
             if not is_web_url(paper.url):
                 raise InvalidInput("this paper has no web address")
-            if record:
-                if digest_id is not None and session.get(Digest, digest_id) is None:
-                    digest_id = None
+            if record:  # (a digest row removed since the link was sent is dropped by the store)
                 record_feedback(session, reader_id, paper_id, "click", "email", digest_id=digest_id)
             return str(paper.url).strip()
 
