@@ -202,7 +202,10 @@ def _highlights(breakdown: ScoreBreakdown, top: np.ndarray, n_valid: np.ndarray,
         for j in range(k):
             evidence_kw.setdefault((row, j), kw.vectors[best[j]])
     used = np.unique(evidence[evidence >= 0])
-    vectors = [np.asarray(breakdown.paper_vectors[used], dtype=np.float32).reshape(len(used), -1)]
+    # (0, d) when no pick rests on a liked paper (a batch of keyword-only readers): keep d explicit.
+    picked = breakdown.paper_vectors[used]
+    picked = picked.toarray() if hasattr(picked, "toarray") else picked
+    vectors = [np.asarray(picked, dtype=np.float32).reshape(len(used), breakdown.paper_vectors.shape[1])]
     remap = np.full(max(int(evidence.max()) + 1, 1), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     evidence = np.where(evidence >= 0, remap[np.maximum(evidence, 0)], -1)

@@ -231,6 +231,16 @@ def test_highlights_are_sentences_of_the_abstract_near_the_readers_interest(seed
     assert np.mean(gains) > 0.02, np.mean(gains)
 
 
+@pytest.mark.slow
+def test_keyword_only_readers_ranked_alone_get_highlights(seeded) -> None:
+    # No pick of this call rests on a liked paper: the highlight evidence is keywords alone.
+    model, ranked, cands, _ = seeded
+    alone = model.rank(["sae", "kgkw"], cands, k=8)
+    assert [r.paper_id for r in alone["sae"]] == [r.paper_id for r in ranked["sae"]]
+    assert [r.highlight for r in alone["sae"]] == [r.highlight for r in ranked["sae"]]
+    assert any(r.highlight for r in alone["kgkw"])
+
+
 def test_no_highlight_without_embeddings() -> None:
     first = demo_batches()[0].drop(columns="topic")
     inter = pd.DataFrame({"reader": ["a", "a"], "paper": list(first["id"][:2])})
