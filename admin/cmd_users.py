@@ -24,6 +24,8 @@ __all__ = ["register"]
 
 users = typer.Typer(help="Readers (subscribers) and their likes.", no_args_is_help=True)
 _JSON = typer.Option(False, "--json", help="Print JSON.")
+_NOTHING_STRONG_HELP = ("When no paper clears the reader's threshold: note (the best 3, marked), skip (no"
+                        " digest that day) or default (PAPERDIGEST_NOTHING_STRONG).")
 
 
 def _record(reader: Reader | SimpleNamespace) -> dict[str, Any]:
@@ -37,7 +39,7 @@ def _record(reader: Reader | SimpleNamespace) -> dict[str, Any]:
         "digest_size": reader.digest_size, "format": reader.format,
         "keywords": list(reader.keywords or []),
         "paused_until": reader.paused_until, "min_relevance": reader.min_relevance,
-        "web_notice": reader.web_notice,
+        "web_notice": reader.web_notice, "nothing_strong": reader.nothing_strong,
         "created_at": reader.created_at, "updated_at": reader.updated_at,
     }
 
@@ -53,6 +55,7 @@ def users_add(
     send_hour: int = typer.Option(8, "--send-hour", help="Local hour 0-23 to send at."),
     digest_size: int | None = typer.Option(None, "--size", help="Papers per digest."),
     fmt: str = typer.Option("email", "--format", help="email, html (web page) or feed (Atom)."),
+    nothing_strong: str | None = typer.Option(None, "--nothing-strong", help=_NOTHING_STRONG_HELP),
     keywords: list[str] | None = typer.Option(
         None, "--keyword", "-k", help="Interest keyword (repeat, or comma separated)."
     ),
@@ -67,6 +70,7 @@ def users_add(
         send_hour=send_hour,
         digest_size=app_ctx.settings.digest_size if digest_size is None else digest_size,
         format=fmt, keywords=keywords or [],
+        nothing_strong=None if (nothing_strong or "default").strip().lower() == "default" else nothing_strong,
     )
     with app_ctx.store() as store, store.transaction() as session:
         reader = add_reader(session, fields)
@@ -148,6 +152,7 @@ def users_edit(
     keywords: list[str] | None = typer.Option(None, "--keyword", "-k",
                                               help="Replace the interest keywords."),
     status: str | None = typer.Option(None, "--status", help="active, paused or unsubscribed."),
+    nothing_strong: str | None = typer.Option(None, "--nothing-strong", help=_NOTHING_STRONG_HELP),
     as_json: bool = _JSON,
 ) -> None:
     """Change a reader's settings (only the options given)."""
@@ -156,6 +161,11 @@ def users_edit(
     fields = ReaderFields(email=email, name=name, timezone=timezone, cadence=cadence,
                           weekday=weekday, send_hour=send_hour, digest_size=digest_size,
                           format=fmt, keywords=keywords, status=status)
+    if nothing_strong is not None:
+        if nothing_strong.strip().lower() == "default":
+            fields.clear = ("nothing_strong",)
+        else:
+            fields.nothing_strong = nothing_strong
     with get_context(ctx).store() as store, store.transaction() as session:
         reader = update_reader(session, find_reader(session, user), fields)
         record = _record(reader)

@@ -11,12 +11,14 @@ from typing import Any
 
 from paperdigest.core.errors import InvalidInput
 
-__all__ = ["CADENCES", "DIGEST_SIZE_MAX", "DIGEST_SIZE_MIN", "READER_STATUSES", "WEEKDAYS", "check_schedule",
-           "check_status"]
+__all__ = ["CADENCES", "DIGEST_SIZE_MAX", "DIGEST_SIZE_MIN", "NOTHING_STRONG", "READER_STATUSES", "WEEKDAYS",
+           "check_nothing_strong", "check_schedule", "check_status"]
 
 CADENCES = ("each_batch", "daily", "weekly")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index 0 = Monday, as stored
 READER_STATUSES = ("active", "paused", "unsubscribed")
+# When nothing clears a reader's threshold: a short note with the best few, or no digest that day.
+NOTHING_STRONG = ("note", "skip")
 DIGEST_SIZE_MIN, DIGEST_SIZE_MAX = 1, 100
 
 
@@ -59,4 +61,12 @@ def check_status(status: Any) -> str:
     name = str(status).strip().lower()
     if name not in READER_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(READER_STATUSES)}, got {status!r}")
+    return name
+
+
+def check_nothing_strong(choice: Any) -> str:
+    """``note`` or ``skip`` (case forgiven); :class:`InvalidInput` names anything else."""
+    name = str(choice).strip().lower()
+    if name not in NOTHING_STRONG:
+        raise InvalidInput(f"'nothing strong' must be one of {', '.join(NOTHING_STRONG)}, got {choice!r}")
     return name

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from paperdigest.core.errors import ConfigError, InvalidInput
-from paperdigest.core.schedule import check_schedule
+from paperdigest.core.schedule import NOTHING_STRONG, check_schedule
 
 __all__ = ["ENV_PREFIX", "Secret", "Settings", "SmtpConfig", "describe_settings", "load_settings"]
 
@@ -183,7 +183,7 @@ _FIELDS: tuple[_Field, ...] = (
            " 0 fills every digest. Chosen on citeulike-a (docs/recommender.md)."),
     _Field("nothing_strong", _str, "note",
            "When no paper reaches the threshold: 'note' sends the best 3 marked as weaker matches,"
-           " 'skip' sends nothing that day."),
+           " 'skip' sends nothing that day. Each reader may choose otherwise (users edit, settings page)."),
     _Field("content_backend", _str, "auto", "Recommender content backend: auto, embedding, tfidf."),
     _Field("feedback_max_age_days", _int, 180, "Days a feedback link stays valid."),
     _Field("list_id", _str, "paperdigest.localhost", "List-Id domain of digest emails."),
@@ -438,7 +438,7 @@ def _finish(values: dict[str, Any], origins: Mapping[str, str]) -> Settings:
             raise ConfigError(f"{_origin(origins, key)}: must be between {low} and {high}")
     if not 0.0 <= values["min_relevance"] <= 1.0:  # also refuses NaN
         raise ConfigError(f"{_origin(origins, 'min_relevance')}: must be a probability between 0 and 1")
-    if values["nothing_strong"] not in {"note", "skip"}:
+    if values["nothing_strong"] not in NOTHING_STRONG:
         raise ConfigError(f"{_origin(origins, 'nothing_strong')}: must be 'note' or 'skip'")
     for key in ("http_timeout", "http_deadline"):
         if values[key] <= 0:

@@ -26,6 +26,7 @@ from urllib.parse import quote_plus, urlsplit
 from paperdigest.core.errors import InvalidInput
 from paperdigest.core.settings import Settings
 from paperdigest.digest.render import (
+    HIGHLIGHT_CHARS,
     SHORT_TITLE_CHARS,
     TITLE_CHARS,
     DigestView,
@@ -43,7 +44,7 @@ from paperdigest.digest.tokens import TokenCodec
 from paperdigest.store.readers import validate_email
 
 if TYPE_CHECKING:  # rows are only read here; the ORM stays the store's business
-    from paperdigest.store.models import Paper, Reader
+    from paperdigest.store.models import DigestItem, Paper, Reader
 
 __all__ = [
     "SUBJECT_CHARS",
@@ -62,6 +63,7 @@ __all__ = [
     "paper_links",
     "reader_info",
     "reader_page_url",
+    "stored_item",
 ]
 
 SUBJECT_CHARS = 120
@@ -86,6 +88,7 @@ class ReaderInfo:
     link_generation: int = 0
     web_notice: bool = True  # html/feed readers: a short notice email when a page is up
     min_relevance: float | None = None  # like probability a paper needs; None: the setting
+    nothing_strong: str | None = None  # "note" or "skip" when nothing clears it; None: the setting
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,19 @@ class ItemInfo:
     reason: str = ""
     probability: float | None = None  # estimated like probability, None when uncalibrated
     weak: bool = False  # below the reader's threshold: shown in a "nothing strong today" digest
+    highlight: str = ""  # the abstract sentence closest to the reader's taste ("" when none)
 
 
 def paper_info(paper: Paper) -> PaperInfo:
     """The one Paper row -> :class:`PaperInfo` conversion (ranking, delivery, web pages)."""
     return PaperInfo(paper.id, paper.title, paper.abstract or "", tuple(paper.authors or ()),
                      paper.url, paper.arxiv_id)
+
+
+def stored_item(item: DigestItem, paper: Paper) -> ItemInfo:
+    """The one stored DigestItem row (with its paper) -> :class:`ItemInfo` conversion (resends,
+    the archive, the feed)."""
+    return ItemInfo(paper_info(paper), item.score, item.reason, highlight=item.highlight or "")
 
 
 def reader_info(reader: Reader) -> ReaderInfo:
@@ -124,7 +134,7 @@ def reader_info(reader: Reader) -> ReaderInfo:
                       digest_size=reader.digest_size or 10, keywords=tuple(reader.keywords or ()),
                       status=reader.status, link_generation=reader.link_generation or 0,
                       web_notice=bool(reader.web_notice if reader.web_notice is not None else True),
-                      min_relevance=reader.min_relevance)
+                      min_relevance=reader.min_relevance, nothing_strong=reader.nothing_strong)
 
 
 def reader_page_url(settings: Settings, codec: TokenCodec, purpose: str, reader: ReaderInfo) -> str:
@@ -184,7 +194,7 @@ def build_view(
             rank=rank, paper_id=paper.id, title=title,
             short_title=shorten(paper.title, SHORT_TITLE_CHARS) or paper.id, link_url=link,
             authors=authors_line(paper.authors), snippet=snippet(paper.abstract),
-            reason=shorten(item.reason, 300),
+            reason=shorten(item.reason, 300), highlight=shorten(item.highlight, HIGHLIGHT_CHARS),
             more_url=f"{base}/f/{codec.feedback(reader.id, paper.id, 'like', digest_id)}",
             less_url=f"{base}/f/{codec.feedback(reader.id, paper.id, 'dislike', digest_id)}",
             arxiv_id=arxiv_id, abs_url=abs_url, pdf_url=pdf_url, search_url=search_url,

@@ -35,7 +35,7 @@ from paperdigest.digest.compose import (
     compose_message,
     compose_notice,
     message_id_for,
-    paper_info,
+    stored_item,
 )
 from paperdigest.digest.delivery import DeliveryBackend, DeliveryResult, DeliveryWorker, Outgoing
 from paperdigest.digest.tokens import TokenCodec
@@ -170,7 +170,7 @@ class _Tracker:
 
 
 def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
-    return [ItemInfo(paper_info(p), item.score, item.reason) for item, p in pairs]
+    return [stored_item(item, p) for item, p in pairs]
 
 
 def deliver_ready(store: Store, settings: Settings, ready: list[tuple[ReaderInfo, int, str]],

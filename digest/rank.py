@@ -20,7 +20,7 @@ from paperdigest.store import Store
 from paperdigest.store.digests import NewItem, candidate_paper_ids, fill_pending, papers_by_id
 from paperdigest.store.models import Paper
 
-__all__ = ["WEAK_PICKS", "PreparedReader", "rank_readers", "reader_threshold"]
+__all__ = ["WEAK_PICKS", "PreparedReader", "nothing_strong", "rank_readers", "reader_threshold"]
 
 _CHUNK = 200
 # Papers in a "nothing strong today" digest (when the reader prefers a note to no digest).
@@ -44,6 +44,12 @@ def reader_threshold(settings: Settings, reader: ReaderInfo) -> float:
     A digest holds only papers at or above it, so it may be short; "empty" when none clears it.
     """
     return settings.min_relevance if reader.min_relevance is None else float(reader.min_relevance)
+
+
+def nothing_strong(settings: Settings, reader: ReaderInfo) -> str:
+    """What a reader gets when nothing clears their threshold: "note" or "skip" (theirs, else the
+    setting)."""
+    return reader.nothing_strong or settings.nothing_strong
 
 
 def rank_readers(
@@ -88,7 +94,7 @@ def rank_readers(
         weak: list[PreparedReader] = []
         for m in rankable:
             items = _items(ranked.get(str(m.reader.id), []), papers, m)
-            if not items and settings.nothing_strong == "note":
+            if not items and nothing_strong(settings, m.reader) == "note":
                 weak.append(m)
                 continue
             note = "" if items else (f"none of the {len(pool)} new papers reached a like probability"
@@ -120,13 +126,14 @@ def _items(recs: list[Any], papers: dict[str, Paper], m: PreparedReader, *,
         if weak:  # the mark travels with the stored reason, so every page shows it
             likely = f" ({prob:.0%} likely)" if prob is not None else ""
             reason = f"{WEAK_MARK}{likely} — {reason}" if reason else f"{WEAK_MARK}{likely}"
-        out.append(ItemInfo(paper_info(papers[r.paper_id]), float(r.score), reason, prob, weak))
+        highlight = str(getattr(r, "highlight", "") or "")
+        out.append(ItemInfo(paper_info(papers[r.paper_id]), float(r.score), reason, prob, weak, highlight))
     return out[: m.reader.digest_size]
 
 
 def _record(store: Store, results: list[tuple[PreparedReader, list[ItemInfo], str]]) -> None:
     for chunk in chunked(results, _CHUNK):
-        filled = {p.digest_id: [NewItem(i.paper.id, i.score, i.reason) for i in items]
+        filled = {p.digest_id: [NewItem(i.paper.id, i.score, i.reason, i.highlight) for i in items]
                   for p, items, _ in chunk if p.digest_id is not None and items}
         empty = {p.digest_id: note for p, items, note in chunk if p.digest_id is not None and not items}
         with store.transaction() as session:

@@ -40,6 +40,7 @@ __all__ = [
 SNIPPET_CHARS = 300
 TITLE_CHARS = 300  # a 2,000-character title must not swallow the email
 SHORT_TITLE_CHARS = 80
+HIGHLIGHT_CHARS = 400  # one sentence; the rare run-on one is cut at a word with an ellipsis
 _NEWLINES = re.compile(r"\s*\n\s*")
 # Embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): a title holding U+202E
 # would reverse the text after it, in the title and past it (a link or button can look like
@@ -67,6 +68,7 @@ class ItemView:
     abs_url: str | None = None  # arXiv abstract page
     pdf_url: str | None = None
     search_url: str | None = None  # only when the paper has no address at all
+    highlight: str = ""  # one sentence of the abstract, the closest to what the reader likes
 
     @property
     def href(self) -> str | None:

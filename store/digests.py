@@ -62,6 +62,7 @@ class NewItem:
     paper_id: str
     score: float
     reason: str
+    highlight: str = ""
 
 
 def get_or_create_digest(
@@ -141,7 +142,7 @@ def fill_pending(session: Session, filled: Mapping[int, Sequence[NewItem]], empt
                                        .order_by(Digest.id).with_for_update()))
     pending -= {d for d, n in item_counts(session, sorted(pending)).items() if n}
     rows = [{"digest_id": digest_id, "paper_id": item.paper_id, "rank": rank, "score": float(item.score),
-             "reason": item.reason}
+             "reason": item.reason, "highlight": item.highlight}
             for digest_id, items in filled.items() if digest_id in pending
             for rank, item in enumerate(items, start=1)]
     touched = [d for d in ids if d in pending]

@@ -132,6 +132,8 @@ class Reader(Base):
     min_relevance: Mapped[float | None] = mapped_column(Float, nullable=True)  # 0..1, None = any
     # Web-page and feed readers: a short "your digest is up" email (True) or nothing (False).
     web_notice: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # When nothing clears the threshold: "note" (the best few, marked) or "skip"; None = the setting.
+    nothing_strong: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class Batch(Base):
@@ -246,6 +248,8 @@ class DigestItem(Base):
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # The abstract sentence closest to the reader's taste (embedding backend), "" when none.
+    highlight: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     digest: Mapped[Digest] = relationship(back_populates="items")
     paper: Mapped[Paper] = relationship()

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.core.errors import AlreadyExists, InvalidInput, NotFound
-from paperdigest.core.schedule import WEEKDAYS, check_schedule
+from paperdigest.core.schedule import WEEKDAYS, check_nothing_strong, check_schedule
 from paperdigest.store.models import FORMATS, READER_STATUSES, Interaction, Paper, Reader, utcnow
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -79,6 +79,7 @@ class ReaderFields:
     status: str | None = None
     min_relevance: float | None = None
     web_notice: bool | None = None
+    nothing_strong: str | None = None  # "note" or "skip"; clear it to follow the setting
     # Nullable fields to set to NULL (``None`` above means "leave as is").
     clear: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,8 +121,10 @@ class ReaderFields:
             out["min_relevance"] = value
         if self.web_notice is not None:
             out["web_notice"] = bool(self.web_notice)
+        if self.nothing_strong is not None:
+            out["nothing_strong"] = check_nothing_strong(self.nothing_strong)
         for name in self.clear:
-            if name not in {"min_relevance", "paused_until", "weekday"}:
+            if name not in {"min_relevance", "nothing_strong", "paused_until", "weekday"}:
                 raise InvalidInput(f"{name} cannot be cleared")
             out[name] = None
         return out

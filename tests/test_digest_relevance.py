@@ -15,6 +15,7 @@ from paperdigest.digest import FileBackend, send_digests
 from paperdigest.store import Store
 from paperdigest.store.digests import get_digest, list_digests
 from paperdigest.store.feedback import record_feedback
+from paperdigest.store.readers import ReaderFields, find_reader, update_reader
 
 TOPICS = {
     "language": ["Language models that decode tokens faster",
@@ -91,3 +92,40 @@ def test_nothing_strong_today_follows_the_setting(home: Path, mode: str) -> None
 def test_bad_relevance_settings_name_the_key(home: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(env={"PAPERDIGEST_HOME": str(home), name: value})
+
+
+@pytest.mark.parametrize("site", ["note", "skip"])
+def test_each_reader_chooses_note_or_skip_over_the_setting(home: Path, site: str) -> None:
+    store, ids = _store(home, PAPERDIGEST_NOTHING_STRONG=site)
+    with store.transaction() as session:  # language: the other choice; vision: as the site does
+        other = "skip" if site == "note" else "note"
+        update_reader(session, find_reader(session, ids["language"]), ReaderFields(nothing_strong=other))
+    add_batch(store, [(MEDICAL, "Segmentation of medical images."),
+                      ("Market prices in auctions", "Auction theory and demand.")], label="new")
+    send_digests(store, store.settings, now=now(), backend=FileBackend(home / "out"))
+    newest = _newest(store)
+    noted = {"note": "sent", "skip": "empty"}
+    assert newest[ids["language"]].status == noted[other]
+    assert newest[ids["vision"]].status == noted[site]
+    mailed = {str(parse(p.read_bytes())["To"]) for p in (home / "out").glob("*.eml")}
+    assert ("language@example.org" in mailed) == (other == "note")
+
+
+def test_the_nothing_strong_choice_through_the_cli(initialised_cli) -> None:
+    import json
+
+    cli = initialised_cli
+    added = json.loads(cli("users", "add", "a@example.org", "--nothing-strong", "Skip", "--json").stdout)
+    assert added["nothing_strong"] == "skip"
+    assert json.loads(cli("users", "add", "b@example.org", "--json").stdout)["nothing_strong"] is None
+    edited = json.loads(cli("users", "edit", "a@example.org", "--nothing-strong", "note", "--json").stdout)
+    assert edited["nothing_strong"] == "note"
+    shown = json.loads(cli("users", "show", "a@example.org", "--json").stdout)
+    assert shown["nothing_strong"] == "note"
+    cleared = json.loads(cli("users", "edit", "a@example.org", "--nothing-strong", "default",
+                             "--json").stdout)
+    assert cleared["nothing_strong"] is None
+    for command in (("users", "add", "c@example.org"), ("users", "edit", "b@example.org")):
+        bad = cli(*command, "--nothing-strong", "sometimes", ok=False)
+        assert bad.exit_code == 1
+        assert "'nothing strong' must be one of note, skip, got 'sometimes'" in bad.output

@@ -30,13 +30,13 @@ def _reader(store: Store, rid: int) -> dict[str, Any]:
         return {k: getattr(r, k) for k in ("name", "keywords", "timezone", "cadence", "weekday",
                                            "send_hour", "digest_size", "format", "status",
                                            "paused_until", "min_relevance", "web_notice",
-                                           "settings_rev", "link_generation")}
+                                           "settings_rev", "link_generation", "nothing_strong")}
 
 
 def _form(**over: str) -> dict[str, str]:
     base = {"action": "save", "name": "Ann", "keywords": "graphs, proteins", "cadence": "weekly",
             "weekday": "fri", "send_hour": "7", "timezone": "Europe/Berlin", "digest_size": "12",
-            "format": "email", "web_notice": "on", "min_relevance": "0.3"}
+            "format": "email", "web_notice": "on", "min_relevance": "0.3", "nothing_strong": "skip"}
     return {**base, **over}
 
 
@@ -59,10 +59,13 @@ def test_save_settings_then_the_database_shows_them(web: Site) -> None:
     assert row["keywords"] == ["graphs", "proteins"] and row["cadence"] == "weekly"
     assert row["weekday"] == 4 and row["send_hour"] == 7 and row["timezone"] == "Europe/Berlin"
     assert row["digest_size"] == 12 and row["min_relevance"] == 0.3 and row["settings_rev"] == 1
+    assert row["nothing_strong"] == "skip"
+    assert '<option value="skip" selected>' in web.client.get(path).text
     assert "Your settings are saved." in web.client.get(done.headers["location"]).text
-    # An empty minimum relevance clears it.
-    _post(web, path, **_form(min_relevance=""))
+    # An empty minimum relevance clears it; so does "as the site does" for the nothing-strong choice.
+    _post(web, path, **_form(min_relevance="", nothing_strong=""))
     assert _reader(web.store, rid)["min_relevance"] is None
+    assert _reader(web.store, rid)["nothing_strong"] is None
 
 
 def test_a_replayed_post_is_refused_and_changes_nothing(web: Site) -> None:
@@ -88,6 +91,7 @@ def test_a_replayed_post_is_refused_and_changes_nothing(web: Site) -> None:
     ("min_relevance", "2", "minimum relevance"),
     ("min_relevance", "nan", "minimum relevance"),
     ("weekday", "someday", "weekday"),
+    ("nothing_strong", "sometimes", "&#39;nothing strong&#39; must be one of note, skip"),
     ("action", "drop_tables", "unknown action"),
 ])
 def test_bad_values_are_400_and_change_nothing(web: Site, field: str, value: str, says: str) -> None:

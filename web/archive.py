@@ -12,12 +12,11 @@ from typing import Any
 
 from paperdigest.core.errors import InvalidInput
 from paperdigest.digest.compose import (
-    ItemInfo,
     ReaderInfo,
     build_view,
-    paper_info,
     reader_info,
     reader_page_url,
+    stored_item,
 )
 from paperdigest.digest.render import period_heading, render_page
 from paperdigest.store.archive import delivered_digests, digest_papers
@@ -81,7 +80,7 @@ class _Handlers:
             if not found:
                 raise InvalidInput("there is no such digest in your archive")
             pairs = digest_papers(session, reader.id, [digest_id])[digest_id]
-            items = [ItemInfo(paper_info(p), item.score, item.reason) for item, p in pairs]
+            items = [stored_item(item, p) for item, p in pairs]
         summary = found[0]
         view = build_view(info, digest_id, summary.period, items, self.ctx.settings, self.ctx.codec,
                           today=sent_day(summary.sent_at, info, today))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from paperdigest.digest.compose import ItemInfo, build_view, paper_info, reader_info, reader_page_url
+from paperdigest.digest.compose import build_view, reader_info, reader_page_url, stored_item
 from paperdigest.digest.render import render_template
 from paperdigest.store.archive import delivered_digests, digest_papers
 from paperdigest.store.readers import local_today
@@ -56,7 +56,7 @@ class _Handlers:
         gen.link(href=reader_page_url(settings, codec, "archive", info), rel="alternate")
         gen.updated(max((d.sent_at for d in digests if d.sent_at), default=self.ctx.clock()))
         for digest in digests:
-            items = [ItemInfo(paper_info(p), item.score, item.reason) for item, p in papers[digest.id]]
+            items = [stored_item(item, p) for item, p in papers[digest.id]]
             view = build_view(info, digest.id, digest.period, items, settings, codec,
                               today=sent_day(digest.sent_at, info, today))
             for item, (_, paper) in zip(view.items, papers[digest.id], strict=True):

@@ -86,6 +86,11 @@ def _fields(form: Any) -> ReaderFields:
                                ) from None
     else:
         fields.clear = ("min_relevance",)
+    choice = str(form.get("nothing_strong", "")).strip()
+    if choice:
+        fields.nothing_strong = choice  # note or skip, checked with every other field
+    else:
+        fields.clear = (*fields.clear, "nothing_strong")  # "as the site does"
     return fields
 
 
@@ -113,6 +118,7 @@ class _Handlers:
                     "send_hour": reader.send_hour, "digest_size": reader.digest_size,
                     "format": reader.format, "web_notice": bool(reader.web_notice),
                     "min_relevance": "" if reader.min_relevance is None else f"{reader.min_relevance:g}",
+                    "nothing_strong": reader.nothing_strong or "",
                     "status": reader.status,
                     "paused_until": reader.paused_until.isoformat() if reader.paused_until else "",
                 },
@@ -120,6 +126,7 @@ class _Handlers:
                 "zones": time_zones(), "cadences": [(c, CADENCE_LABELS[c]) for c in CADENCES],
                 "weekdays": WEEKDAYS, "formats": FORMAT_LABELS, "keywords_max": KEYWORDS_MAX,
                 "today": self.ctx.clock().date().isoformat(),
+                "nothing_strong_default": self.ctx.settings.nothing_strong,
                 "archive_url": reader_page_url(self.ctx.settings, self.ctx.codec, "archive", info),
                 "feed_url": reader_page_url(self.ctx.settings, self.ctx.codec, "feed", info),
             }
