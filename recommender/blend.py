@@ -239,9 +239,21 @@ def reader_profiles(model: HybridRecommender, readers: Sequence[str], ridx: np.n
     encode = model.encoder_ if space == "embedding" else model.tfidf_
     keyword_rows = [i for i in range(len(readers)) if where[i] < 0 and model.keywords_.get(readers[i])]
     if keyword_rows:
-        kw = [unit_dense(encode.transform(model.keywords_[readers[i]])).mean(axis=0) for i in keyword_rows]
-        kw_block = normalize(np.vstack(kw))
-        parts.append(sp.csr_matrix(kw_block) if sp.issparse(vectors) else kw_block)
+        # Each distinct keyword is encoded once (one transform call, not one per reader: at 100k
+        # keyword readers that was most of `rank`); a reader's profile is the normalised mean of
+        # their keywords' unit vectors, taken as one sparse product. TF-IDF stays sparse.
+        lists = [model.keywords_[readers[i]] for i in keyword_rows]
+        unique = list(dict.fromkeys(kw for kws in lists for kw in kws))
+        where_kw = {kw: j for j, kw in enumerate(unique)}
+        encoded = encode.transform(unique)
+        unit = normalize(sp.csr_matrix(encoded, dtype=np.float32)) if sp.issparse(encoded) \
+            else unit_dense(encoded)
+        cols = np.fromiter((where_kw[kw] for kws in lists for kw in kws), dtype=np.int64)
+        rows = np.repeat(np.arange(len(lists)), [len(kws) for kws in lists])
+        member = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
+                               shape=(len(lists), len(unique)))
+        kw_block = normalize(member @ unit)
+        parts.append(sp.csr_matrix(kw_block) if sp.issparse(vectors) else np.asarray(kw_block))
         where[keyword_rows] = len(personal) + np.arange(len(keyword_rows))
     zero = np.zeros((1, vectors.shape[1]), dtype=np.float32)
     parts.append(sp.csr_matrix(zero) if sp.issparse(vectors) else zero)

@@ -142,6 +142,7 @@ def pick_reasons(
     if k > MAX_REPEATS:
         redo.update(np.flatnonzero((cited[:, MAX_REPEATS:] == cited[:, :-MAX_REPEATS]).any(axis=1)).tolist())
     history = breakdown.history
+    said: dict[tuple[str, ...], str] = {}  # keyword reasons by the (up to 3) keywords they quote
     for row in sorted(redo):
         kw = breakdown.keywords.get(row)
         p = int(np.searchsorted(personal, row)) if is_personal[row] else -1
@@ -150,6 +151,24 @@ def pick_reasons(
         n = int(n_valid[row])
         # Per row once: the keywords each pick matches (best first), and the likes' similarities.
         matched = [[] for _ in range(n)] if kw is None else _matched_rows(kw, top[row, :n])
+        if p < 0 and kw is not None:
+            # A keyword-only reader: the keywords are the only part there is, so each pick's
+            # reason is the keywords it matches, else the weak note (the general loop below gives
+            # the same, a hundred thousand times slower in sum).
+            first: dict[str, int] = {}
+            for i, name in enumerate(kw.keywords):
+                first.setdefault(name, i)
+            for j, hits in enumerate(matched):
+                if not hits:
+                    reasons[row, j] = _WEAK_KEYWORDS
+                    continue
+                key = tuple(hits[:3])
+                text = said.get(key)
+                if text is None:
+                    text = said[key] = _keywords_reason(hits)
+                reasons[row, j] = text
+                evidence_kw[(row, j)] = kw.vectors[first[hits[0]]]
+            continue
         like_sim = sim[likes][:, top[row, :n]] if p >= 0 and len(likes) else None
         for j in range(n):
             c = int(top[row, j])
