@@ -40,12 +40,33 @@ if TYPE_CHECKING:
 __all__ = [
     "FallbackInfo",
     "KeywordMatch",
+    "KeywordTable",
     "ScoreBreakdown",
     "fallback_scores",
     "keyword_matches",
     "reader_profiles",
     "score_breakdown",
 ]
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    """Every distinct interest keyword of one rank call, embedded and matched once.
+
+    Attributes
+    ----------
+    keywords : list of str
+        The distinct keywords, one per row.
+    vectors : ndarray of float32, shape (n_keywords, d)
+        The keywords in the similarity view, unit-norm (dense).
+    similarity : ndarray of float32, shape (n_keywords, n_candidates)
+        Each keyword's similarity to each candidate in standard deviations above its mean
+        similarity to the corpus (see :func:`~paperdigest.recommender.content.keyword_similarity`).
+    """
+
+    keywords: list[str]
+    vectors: np.ndarray
+    similarity: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -56,11 +77,10 @@ class KeywordMatch:
     ----------
     keywords : list of str
         The reader's keywords, in their order.
-    similarity : ndarray of float32, shape (n_keywords, n_candidates)
-        Each keyword's similarity to each candidate in standard deviations above its mean
-        similarity to the corpus (see :func:`~paperdigest.recommender.content.keyword_similarity`).
-    vectors : ndarray of float32, shape (n_keywords, d)
-        The keywords in the similarity view, unit-norm (dense).
+    index : ndarray of int64, shape (n_keywords,)
+        Each keyword's row in ``table`` (readers share the table: 100k readers do not each copy it).
+    table : KeywordTable
+        The rank call's keywords.
     floor : float
         Standardised similarity below which a candidate is not about a keyword (never cited below).
     part : ndarray of float32, shape (n_candidates,)
@@ -68,10 +88,19 @@ class KeywordMatch:
     """
 
     keywords: list[str]
-    similarity: np.ndarray
-    vectors: np.ndarray
+    index: np.ndarray
+    table: KeywordTable
     floor: float
     part: np.ndarray
+
+    @property
+    def similarity(self) -> np.ndarray:
+        """The reader's keywords' rows of the table's similarity, ``(n_keywords, n_candidates)``."""
+        return self.table.similarity[self.index]
+
+    def vector(self, i: int) -> np.ndarray:
+        """Keyword ``i`` (of :attr:`keywords`) in the similarity view, unit-norm."""
+        return self.table.vectors[self.index[i]]
 
 
 @dataclass(frozen=True)
@@ -163,34 +192,47 @@ KEYWORD_PRIOR_LIKES = 5.0
 
 
 def keyword_matches(
-    model: HybridRecommender, readers: Sequence[str], rows: np.ndarray, cand_unit: np.ndarray
-) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
-    """Per row in ``rows`` whose reader has keywords: ``(keywords, vectors, similarity)``.
+    model: HybridRecommender, readers: Sequence[str], rows: np.ndarray, cand_unit: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> tuple[dict[int, KeywordMatch], np.ndarray, np.ndarray]:
+    """Keyword matches and score parts for the rows in ``rows`` whose reader has keywords.
 
     Keywords are embedded like papers (the similarity view: MiniLM when on, else TF-IDF) and
-    compared with the unit-norm candidates ``cand_unit``: ``similarity`` has shape
-    ``(n_keywords, n_candidates)``, in standard deviations above each keyword's mean similarity
-    to the corpus (:func:`~paperdigest.recommender.content.keyword_similarity`). Each distinct
-    keyword is encoded and compared once, however many readers share it.
+    compared with the unit-norm candidates ``cand_unit``; each distinct keyword is encoded and
+    compared once, however many readers share it. A reader's part is
+    :func:`~paperdigest.recommender.content.keyword_scores` of their keywords, standardised over
+    the candidates and scaled by ``weights`` (one per entry of ``rows``; 1 when omitted), taken for
+    every reader at once as products with a reader-by-keyword count matrix. Returns the matches
+    by row, the rows that have keywords, and their parts ``(len(those rows), n_candidates)``.
     """
-    with_kw = [int(r) for r in rows if model.keywords_.get(readers[r])]
-    if not with_kw or not len(cand_unit):
-        return {}
+    picked = [i for i, r in enumerate(rows) if model.keywords_.get(readers[r])]
+    with_kw = np.asarray(rows, dtype=np.int64)[picked]
+    if not len(with_kw) or not len(cand_unit):
+        return {}, np.zeros(0, dtype=np.int64), np.zeros((0, len(cand_unit)), dtype=np.float32)
     space = lead_view(model.features_)
     encode = model.encoder_ if space == "embedding" else model.tfidf_
-    unique = list(dict.fromkeys(kw for r in with_kw for kw in model.keywords_[readers[r]]))
+    lists = [model.keywords_[readers[r]] for r in with_kw]
+    unique = list(dict.fromkeys(kw for kws in lists for kw in kws))
     vectors = unit_dense(encode.transform(unique))
     corpus = model.features_[space]
     step = max(1, corpus.shape[0] // KEYWORD_BACKGROUND)
     # The candidates join the background so a tiny corpus still gives a usable spread.
     background = np.vstack([unit_dense(corpus[::step]), cand_unit])
+    floor = KEYWORD_FLOOR
     sim = keyword_similarity(vectors, cand_unit, background, KEYWORD_MIN_COSINE[space])
+    table = KeywordTable(unique, vectors, sim)
     where = {kw: i for i, kw in enumerate(unique)}
-    out = {}
-    for r in with_kw:
-        idx = [where[k] for k in model.keywords_[readers[r]]]
-        out[r] = (model.keywords_[readers[r]], vectors[idx], sim[idx])
-    return out
+    index = [np.fromiter((where[k] for k in kws), dtype=np.int64, count=len(kws)) for kws in lists]
+    lengths = np.array([len(kws) for kws in lists], dtype=np.int64)
+    count = sp.csr_matrix((np.ones(int(lengths.sum()), dtype=np.float32),
+                           (np.repeat(np.arange(len(lists)), lengths), np.concatenate(index))),
+                          shape=(len(lists), len(unique)))  # repeats add up, as in a per-row sum
+    parts = zscore_rows(keyword_scores(sim, floor, count))
+    if weights is not None:
+        parts *= np.asarray(weights, dtype=np.float32)[picked][:, None]
+    matches = {int(r): KeywordMatch(kws, idx, table, floor, parts[i])
+               for i, (r, kws, idx) in enumerate(zip(with_kw, lists, index, strict=True))}
+    return matches, with_kw, parts
 
 
 def fallback_scores(
@@ -213,13 +255,9 @@ def fallback_scores(
     upvotes = cands["upvotes"].to_numpy(np.float32)
     popularity = np.log1p(np.maximum(upvotes, 0)) + np.log1p(likes)
     scores = np.tile(zscore_rows(popularity[None, :]), (len(readers), 1))
-    floor = KEYWORD_FLOOR
-    matches: dict[int, KeywordMatch] = {}
-    for row, (kws, vecs, sim) in keyword_matches(model, readers, np.arange(len(readers)), cand_unit).items():
-        # Keywords lead; popularity only breaks ties between equally matching papers.
-        part = zscore_rows(keyword_scores(sim, floor)[None, :])[0]
-        scores[row] = part + 0.01 * scores[row]
-        matches[row] = KeywordMatch(kws, sim, vecs, floor, part)
+    matches, rows, parts = keyword_matches(model, readers, np.arange(len(readers)), cand_unit)
+    # Keywords lead; popularity only breaks ties between equally matching papers.
+    scores[rows] = parts + 0.01 * scores[rows]
     return scores, FallbackInfo(popularity > 0), matches
 
 
@@ -302,7 +340,6 @@ def score_breakdown(
     out = np.zeros((len(readers), n_c), dtype=np.float32)
     params = model.params_
     neighbours = likers = None
-    kw_floor = KEYWORD_FLOOR
     keywords: dict[int, KeywordMatch] = {}
     collab_cols, collab = np.zeros(0, dtype=np.int64), None
     if len(personal) and n_c:
@@ -342,11 +379,8 @@ def score_breakdown(
         out[personal] = total
         n_likes = like_counts[needed_readers].astype(np.float32)
         weight = KEYWORD_PRIOR_LIKES / (KEYWORD_PRIOR_LIKES + n_likes)
-        for row, (kws, vecs, sim) in keyword_matches(model, readers, personal, cand_unit).items():
-            w = float(weight[np.searchsorted(personal, row)])
-            part = w * zscore_rows(keyword_scores(sim, kw_floor)[None, :])[0]
-            out[row] += part
-            keywords[row] = KeywordMatch(kws, sim, vecs, kw_floor, part)
+        keywords, kw_rows, kw_parts = keyword_matches(model, readers, personal, cand_unit, weight)
+        out[kw_rows] += kw_parts
     cold = np.flatnonzero(~has_pos)
     fallback = None
     if len(cold) and n_c:

@@ -72,8 +72,8 @@ def keyword_similarity(
     return np.where(cos >= min_cosine, z, np.minimum(z, KEYWORD_FLOOR - 1e-3)).astype(np.float32)
 
 
-def keyword_scores(sim: np.ndarray, floor: float = KEYWORD_FLOOR) -> np.ndarray:
-    """One topical score per candidate from ``sim``, the standardised ``(n_keywords, n_candidates)``.
+def keyword_scores(sim: np.ndarray, floor: float = KEYWORD_FLOOR, members: Any = None) -> np.ndarray:
+    """Topical scores per candidate from ``sim``, the standardised ``(n_keywords, n_candidates)``.
 
     Every keyword counts, with equal weight, and a match saturates: a candidate earns
     ``1 - exp(-(sim - floor))`` (below 1) from each keyword it matches above the floor. So a paper
@@ -81,11 +81,22 @@ def keyword_scores(sim: np.ndarray, floor: float = KEYWORD_FLOOR) -> np.ndarray:
     pruning paper for "sparse autoencoders" + "interpretability"), and a near miss never
     outweighs a real match. The mean of the positive similarities (at most 0.01) orders the
     papers that match nothing.
+
+    Without ``members`` all rows of ``sim`` are one reader's keywords and the result has shape
+    ``(n_candidates,)``. With ``members``, a sparse ``(n_readers, n_keywords)`` count of each
+    reader's keywords among the rows of ``sim``, it is ``(n_readers, n_candidates)``: every reader
+    at once, each keyword's terms computed once.
     """
     if sim.size == 0:
         return np.zeros(sim.shape[1], dtype=np.float32)
-    above = (1 - np.exp(-np.maximum(sim - floor, 0))).sum(axis=0)
-    return (above + 0.01 * np.clip(sim, 0, floor).mean(axis=0) / floor).astype(np.float32)
+    single = members is None
+    if single:
+        members = sp.csr_matrix(np.ones((1, sim.shape[0]), dtype=np.float32))
+    above = 1 - np.exp(-np.maximum(sim - floor, 0))
+    low = np.clip(sim, 0, floor) / floor
+    n_kw = np.asarray(members.sum(axis=1), dtype=np.float32)
+    out = (np.asarray(members @ above) + 0.01 * np.asarray(members @ low) / n_kw).astype(np.float32)
+    return out[0] if single else out
 
 
 def lead_view(features: Any) -> str:

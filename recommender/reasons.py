@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
-from paperdigest.recommender.blend import KeywordMatch, ScoreBreakdown
+from paperdigest.recommender.blend import KeywordMatch, KeywordTable, ScoreBreakdown
 from paperdigest.recommender.highlight import pick_sentences
 
 __all__ = ["MAX_REPEATS", "pick_reasons"]
@@ -80,6 +80,46 @@ def _best_liked(history: sp.csr_matrix, top: np.ndarray, sim: np.ndarray) -> tup
     return col, best
 
 
+def _keyword_only_reasons(breakdown: ScoreBreakdown, rows: list[int], top: np.ndarray, n_valid: np.ndarray,
+                          reasons: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, KeywordTable]]:
+    """Reasons (in place) for the ``rows`` whose readers have keywords and no likes, all at once.
+
+    A pick's reason quotes the (up to 3) keywords it matches at or above the floor, best first,
+    else the weak note; the strings are built once per distinct quote. Returns, per group of rows
+    sharing a keyword table and a keyword count, the rows, each pick's best keyword as a row of
+    the table ``(n_rows, k)`` (the highlight's evidence) and the table.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for row in rows:
+        kw = breakdown.keywords[row]
+        groups.setdefault((id(kw.table), len(kw.index)), []).append(row)
+    out = []
+    k = top.shape[1]
+    for members in groups.values():
+        at = np.array(members, dtype=np.int64)
+        first = breakdown.keywords[members[0]]
+        table, floor = first.table, first.floor
+        idx = np.vstack([breakdown.keywords[r].index for r in members])  # (g, n_kw)
+        sim = table.similarity[idx[:, :, None], top[at][:, None, :]]  # (g, n_kw, k)
+        order = np.argsort(-sim, axis=1, kind="stable")  # as _matched_rows: best first, stable
+        ranked = np.take_along_axis(np.broadcast_to(idx[:, :, None], sim.shape), order, axis=1)
+        ok = np.take_along_axis(sim, order, axis=1) >= floor
+        quote = np.where(ok, ranked, -1)[:, :3, :]  # (g, <=3, k): the quoted keywords' rows
+        if quote.shape[1] < 3:
+            quote = np.pad(quote, ((0, 0), (0, 3 - quote.shape[1]), (0, 0)), constant_values=-1)
+        valid = np.arange(k)[None, :] < n_valid[at][:, None]
+        keys = quote.transpose(0, 2, 1)[valid]  # (n_picks, 3)
+        if len(keys):
+            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+            texts = np.array([_keywords_reason([table.keywords[i] for i in key if i >= 0]) if key[0] >= 0
+                              else _WEAK_KEYWORDS for key in uniq.tolist()], dtype=object)
+            block = reasons[at]
+            block[valid] = texts[np.ravel(inverse)]
+            reasons[at] = block
+        out.append((at, ranked[:, 0, :], table))
+    return out
+
+
 def pick_reasons(
     breakdown: ScoreBreakdown, top: np.ndarray, n_valid: np.ndarray
 ) -> tuple[np.ndarray, list[list[str | None]]]:
@@ -129,20 +169,21 @@ def pick_reasons(
     if use_social.any():
         reasons[use_social] = [f"liked by {int(n)} readers with similar taste" for n in n_like[use_social]]
     fb = breakdown.fallback
-    if fb is not None:
-        for row in np.flatnonzero(~is_personal).tolist():
-            reasons[row] = ["popular in this batch" if fb.popular[c] else "new in this batch"
-                            for c in top[row]]
+    if fb is not None and (~is_personal).any():
+        notes = np.array(["new in this batch", "popular in this batch"], dtype=object)
+        reasons[~is_personal] = notes[fb.popular[top[~is_personal]].astype(np.int64)]
     # Rows needing per-pick care: keyword readers, and lists citing one liked paper too often.
     evidence_kw: dict[tuple[int, int], np.ndarray] = {}
-    redo = set(breakdown.keywords)
+    # Keyword-only readers (no likes: the keywords are all there is) are done in one pass.
+    only_kw = [row for row in breakdown.keywords if not is_personal[row]]
+    kw_best = _keyword_only_reasons(breakdown, only_kw, top, n_valid, reasons)
+    redo = set(breakdown.keywords) - set(only_kw)
     valid = np.arange(k)[None, :] < n_valid[:, None]
     # Sorting each row's cited papers puts repeats side by side: MAX_REPEATS + 1 equal in a row.
     cited = np.sort(np.where(use_liked & valid, liked_col, -2 - np.arange(k)[None, :]), axis=1)
     if k > MAX_REPEATS:
         redo.update(np.flatnonzero((cited[:, MAX_REPEATS:] == cited[:, :-MAX_REPEATS]).any(axis=1)).tolist())
     history = breakdown.history
-    said: dict[tuple[str, ...], str] = {}  # keyword reasons by the (up to 3) keywords they quote
     for row in sorted(redo):
         kw = breakdown.keywords.get(row)
         p = int(np.searchsorted(personal, row)) if is_personal[row] else -1
@@ -151,24 +192,6 @@ def pick_reasons(
         n = int(n_valid[row])
         # Per row once: the keywords each pick matches (best first), and the likes' similarities.
         matched = [[] for _ in range(n)] if kw is None else _matched_rows(kw, top[row, :n])
-        if p < 0 and kw is not None:
-            # A keyword-only reader: the keywords are the only part there is, so each pick's
-            # reason is the keywords it matches, else the weak note (the general loop below gives
-            # the same, a hundred thousand times slower in sum).
-            first: dict[str, int] = {}
-            for i, name in enumerate(kw.keywords):
-                first.setdefault(name, i)
-            for j, hits in enumerate(matched):
-                if not hits:
-                    reasons[row, j] = _WEAK_KEYWORDS
-                    continue
-                key = tuple(hits[:3])
-                text = said.get(key)
-                if text is None:
-                    text = said[key] = _keywords_reason(hits)
-                reasons[row, j] = text
-                evidence_kw[(row, j)] = kw.vectors[first[hits[0]]]
-            continue
         like_sim = sim[likes][:, top[row, :n]] if p >= 0 and len(likes) else None
         for j in range(n):
             c = int(top[row, j])
@@ -200,12 +223,13 @@ def pick_reasons(
                 uses[paper] += 1
                 liked_col[row, j] = paper
             elif name == "keywords" and kw is not None:
-                evidence_kw[(row, j)] = kw.vectors[kw.keywords.index(matched[j][0])]
-    return reasons, _highlights(breakdown, top, n_valid, liked_col, evidence_kw)
+                evidence_kw[(row, j)] = kw.vector(kw.keywords.index(matched[j][0]))
+    return reasons, _highlights(breakdown, top, n_valid, liked_col, evidence_kw, kw_best)
 
 
 def _highlights(breakdown: ScoreBreakdown, top: np.ndarray, n_valid: np.ndarray, liked_col: np.ndarray,
-                evidence_kw: dict[tuple[int, int], np.ndarray]) -> list[list[str | None]]:
+                evidence_kw: dict[tuple[int, int], np.ndarray],
+                kw_best: list[tuple[np.ndarray, np.ndarray, KeywordTable]]) -> list[list[str | None]]:
     """Per pick, the abstract sentence closest to the evidence behind it (see :mod:`highlight`)."""
     n_r, k = top.shape
     sentences = breakdown.sentences
@@ -213,13 +237,6 @@ def _highlights(breakdown: ScoreBreakdown, top: np.ndarray, n_valid: np.ndarray,
         return [[None] * k for _ in range(n_r)]
     # Evidence rows: liked papers first, then keyword vectors (fallback readers' best keyword).
     evidence = liked_col.copy()
-    personal = set(breakdown.personal.tolist())
-    for row, kw in breakdown.keywords.items():
-        if row in personal:
-            continue
-        best = kw.similarity[:, top[row]].argmax(axis=0)
-        for j in range(k):
-            evidence_kw.setdefault((row, j), kw.vectors[best[j]])
     used = np.unique(evidence[evidence >= 0])
     # (0, d) when no pick rests on a liked paper (a batch of keyword-only readers): keep d explicit.
     picked = breakdown.paper_vectors[used]
@@ -228,10 +245,20 @@ def _highlights(breakdown: ScoreBreakdown, top: np.ndarray, n_valid: np.ndarray,
     remap = np.full(max(int(evidence.max()) + 1, 1), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     evidence = np.where(evidence >= 0, remap[np.maximum(evidence, 0)], -1)
+    offset = len(used)
     for i, (row, j) in enumerate(evidence_kw):
-        evidence[row, j] = len(used) + i
+        evidence[row, j] = offset + i
     if evidence_kw:
         vectors.append(np.vstack(list(evidence_kw.values())).astype(np.float32))
+        offset += len(evidence_kw)
+    # Keyword-only readers: each pick's best keyword (each keyword table joins once).
+    starts: dict[int, int] = {}
+    for rows, best, table in kw_best:
+        if id(table) not in starts:
+            starts[id(table)] = offset
+            vectors.append(np.asarray(table.vectors, dtype=np.float32))
+            offset += len(table.vectors)
+        evidence[rows] = starts[id(table)] + best
     table = np.vstack(vectors)
     flat = pick_sentences(sentences, top.ravel(), evidence.ravel(), table)
     return [flat[r * k: r * k + int(n_valid[r])] + [None] * (k - int(n_valid[r])) for r in range(n_r)]
