@@ -38,9 +38,9 @@ from paperdigest.digest import send_digests
 from paperdigest.scheduler.clock import system_clock
 from paperdigest.scheduler.service import SchedulerService
 from paperdigest.store import Store
-from paperdigest.store.models import Digest, Interaction, Paper
+from paperdigest.store.models import Digest, Interaction, Paper, Reader
 from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
-from paperdigest.store.readers import ReaderFields, add_reader
+from paperdigest.store.readers import ReaderFields
 
 TOPICS = ["graph neural networks", "image segmentation", "language models", "robot learning",
           "reinforcement learning", "speech recognition", "protein folding", "recommender systems"]
@@ -64,21 +64,43 @@ def _env(home: Path, db_url: str, port: int, queue_url: str | None, chunk: int =
     return env
 
 
+CACHE = Path(tempfile.gettempdir()) / "paperdigest-bench-cycle"
+
+
+def _cache_key(db: str, readers: int, likes: int, history: int) -> str:
+    # The set-up depends on these and on the code that writes and fits it: a digest of that code.
+    import hashlib
+    import inspect
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256((inspect.getsource(setup) + inspect.getsource(_paper)).encode())
+    for folder in ("recommender", "ranking", "store"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return f"{db}-{readers}r-{likes}l-{history}h-{digest.hexdigest()[:10]}"
+
+
 def setup(env: dict[str, str], readers: int, likes: int, history: int) -> None:
+    """Readers, likes and a history batch written in bulk, then a full refit (not timed)."""
     settings = load_settings(env=env)
     store, _ = Store.initialise(settings)
-    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    now = dt.datetime.now(dt.UTC)
+    past = now - dt.timedelta(days=3)
     rng = random.Random(7)
     with store.transaction() as session:
         old = [NewPaper(**_paper(i, "h")) for i in range(history)]  # type: ignore[arg-type]
-        upsert_batch(session, NewBatch("history", "history", old))
-        for i in range(readers):
-            reader = add_reader(session, ReaderFields(email=f"reader{i}@example.org", cadence="each_batch",
-                                                      keywords=[TOPICS[i % len(TOPICS)]]))
-            reader.created_at = past
-        session.flush()
+        # A month old: outside every reader's first candidate window (7 days), so only the new
+        # batch is ranked, as on a live day.
+        upsert_batch(session, NewBatch("history", "history", old), now=now - dt.timedelta(days=30))
         query = Paper.__table__.select().with_only_columns(Paper.id, Paper.title)
         titles = dict(session.execute(query).all())
+    for start in range(0, readers, 20_000):  # the same checked fields `users add` stores, in bulk
+        with store.transaction() as session:
+            session.add_all([
+                Reader(**ReaderFields(email=f"reader{i}@example.org", cadence="each_batch",
+                                      keywords=[TOPICS[i % len(TOPICS)]]).validated(),
+                       created_at=past, updated_at=past)
+                for i in range(start, min(readers, start + 20_000))])
     # Likes: each reader prefers papers of their own topic (so the model has something to learn).
     per_reader = max(1, likes // readers)
     paper_ids = sorted(titles)
@@ -101,6 +123,38 @@ def setup(env: dict[str, str], readers: int, likes: int, history: int) -> None:
     print(f"setup: {readers} readers, {done} likes, {history} papers; "
           f"refit {time.perf_counter() - started:.1f}s", file=sys.stderr)
     store.close()
+
+
+def prepared(env: dict[str, str], db_url: str, pg_name: str | None, args: argparse.Namespace) -> None:
+    """Set up into ``PAPERDIGEST_HOME`` (and ``pg_name``), from the cache when this set-up was built
+    before with the same code; otherwise build it in a child process and keep a copy."""
+    home = Path(env["PAPERDIGEST_HOME"])
+    key = _cache_key(args.db, args.readers, args.likes, args.history)
+    cached, template = CACHE / key, f"bench_cycle_tpl_{key.replace('-', '_')}"
+    if not (cached / "done").exists() or args.fresh:
+        shutil.rmtree(cached, ignore_errors=True)
+        child = [sys.executable, __file__, "--setup-only", "--readers", str(args.readers), "--likes",
+                 str(args.likes), "--history", str(args.history)]
+        full = os.environ | env
+        subprocess.run(child, env=full, check=True)
+        shutil.copytree(home, cached / "home")
+        if pg_name:
+            import psycopg
+
+            with psycopg.connect(PG, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{pg_name}"')
+        (cached / "done").write_text(key)
+        return
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(cached / "home", home)
+    if pg_name:
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE "{template}"')
+    print(f"setup: reused {cached}", file=sys.stderr)
 
 
 def _copy_db(db_url: str) -> str:
@@ -299,7 +353,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="feedback POSTs per second to `paperdigest serve` during the tick (0: none)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the batched `digest send` run")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--fresh", action="store_true", help="rebuild the cached set-up")
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.setup_only:  # the child of `prepared`: the environment says where
+        setup(dict(os.environ), args.readers, args.likes, args.history)
+        return
     home = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
     pg_name = None
     if args.db == "postgresql":
@@ -314,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with aiosmtpd_server() as (port, _pid):
             env = _env(home, db_url, port, args.queue_url if args.workers else None, args.chunk)
-            setup(env, args.readers, args.likes, args.history)
+            prepared(env, db_url, pg_name, args)
             result = cycle(env, db_url, args.readers, args.batch, args.workers, args.feedback_rate,
                            not args.no_baseline)
         result.update(db=args.db, likes=args.likes, batch=args.batch)

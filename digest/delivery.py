@@ -342,25 +342,50 @@ class DeliveryWorker:
     Composing the next digest (CPU) can then overlap the SMTP round trips of the previous one
     (waiting on the network); how much that gains depends on a free core — on a machine already
     busy it gains nothing measurable. The queue is short (``depth``), so at most that many claimed
-    digests are in flight if the process dies.
+    digests are in flight if the process dies. With ``group`` > 1 and a backend that has
+    ``deliver_many``, whatever queued up while the last round was out (up to ``group``) is handed
+    over in one call, so the backend can record the round in one transaction.
     """
 
-    def __init__(self, backend: DeliveryBackend, depth: int = 8) -> None:
-        self.backend = backend
+    def __init__(self, backend: DeliveryBackend, depth: int = 8, group: int = 1) -> None:
+        self.backend, self.group = backend, max(1, group)
         self._todo: queue.Queue[tuple[Outgoing, Any] | None] = queue.Queue(maxsize=depth)
         self._done: queue.Queue[tuple[Any, DeliveryResult]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="digest-delivery", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (job := self._todo.get()) is not None:
-            item, context = job
+        closing = False
+        while not closing and (job := self._todo.get()) is not None:
+            jobs = [job]
+            while len(jobs) < self.group:  # what queued up meanwhile goes in the same round
+                try:
+                    more = self._todo.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                jobs.append(more)
+            for (_item, context), result in zip(jobs, self._deliver([item for item, _ in jobs]), strict=True):
+                self._done.put((context, result))
+
+    def _deliver(self, items: list[Outgoing]) -> list[DeliveryResult]:
+        many = getattr(self.backend, "deliver_many", None)
+        if many is not None:
             try:
-                result = self.backend.deliver(item)
+                return list(many(items))
+            except Exception as exc:  # the thread must live on, or the composer blocks forever
+                log.exception("delivery of digests %s crashed", [item.digest_id for item in items])
+                return [DeliveryResult("unknown", f"{type(exc).__name__}: {exc}") for _ in items]
+        results = []
+        for item in items:
+            try:
+                results.append(self.backend.deliver(item))
             except Exception as exc:  # a backend bug: whether it left is unknown, so never resend
                 log.exception("delivery of digest %s crashed", item.digest_id)
-                result = DeliveryResult("unknown", f"{type(exc).__name__}: {exc}")
-            self._done.put((context, result))
+                results.append(DeliveryResult("unknown", f"{type(exc).__name__}: {exc}"))
+        return results
 
     def submit(self, item: Outgoing, context: Any) -> None:
         """Queue one delivery (blocks while ``depth`` are waiting)."""

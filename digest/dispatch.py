@@ -2,13 +2,14 @@
 
 A chunk (a few hundred digests) is claimed with one statement (``pending -> claimed``), composed on
 the calling thread while a :class:`~digest.delivery.DeliveryWorker` thread talks to the backend over
-one connection, and the backend is closed at the end of the chunk. Right before a message is handed
-to the backend its row moves ``claimed -> sending`` in the same transaction that records the outcome
-of the message before it, so at any moment a run has at most one digest ``sending``.
+one connection, and the backend is closed at the end of the chunk. Right before messages are handed
+to the backend their rows move ``claimed -> sending`` in the same transaction that records the
+outcomes of the ones before, a few at a time, so at any moment a run has at most
+:data:`HAND_OVER_GROUP` digests ``sending``.
 
 If the process dies, its ``claimed`` digests were never handed over: the next run of ``digest send``
-or ``run`` (or a queue worker) gives them back to ``pending`` and sends them. Only the one ``sending``
-digest becomes ``unknown`` (never resent automatically). :func:`recover_claims` tells a dead run's
+or ``run`` (or a queue worker) gives them back to ``pending`` and sends them. Only the ``sending``
+digests become ``unknown`` (never resent automatically). :func:`recover_claims` tells a dead run's
 claims from a live one's by the owner (``host:pid``; a pid that no longer exists on this host) or, for
 another host, by the age of the claim.
 """
@@ -44,7 +45,7 @@ from paperdigest.store.claims import (
     abandon_sending,
     claim_many,
     claimed_rows,
-    hand_over,
+    hand_over_many,
     release_claims,
     settle_claimed,
 )
@@ -133,40 +134,57 @@ def recover_claims(store: Store, *, lease: dt.timedelta = CLAIM_LEASE) -> tuple[
     return released, lost
 
 
+# Messages marked ``sending`` together (one transaction, which also records the ones before). A crash
+# leaves at most this many ``unknown``; one transaction per message cost a quarter of the delivery
+# thread's time when the database shared the machine.
+HAND_OVER_GROUP = 8
+
+
 class _Tracker:
-    """The backend as the delivery thread sees it: every hand-over is recorded first."""
+    """The backend as the delivery thread sees it: every hand-over is recorded first.
+
+    The thread hands over what has queued up since its last round (up to :data:`HAND_OVER_GROUP`
+    messages): they move to ``sending`` in the transaction that records the previous round's outcomes.
+    """
 
     def __init__(self, store: Store, backend: DeliveryBackend, owner: str, now: dt.datetime) -> None:
         self.name = backend.name
         self.store, self.backend, self.owner, self.now = store, backend, owner, now
         self.message_ids: dict[int, str] = {}
         self.stored: dict[int, tuple[str, str | None]] = {}
-        self._prev: tuple[int, str, str | None] | None = None
+        self._prev: list[tuple[int, str, str | None]] = []
         self._lock = threading.Lock()
 
-    def _step(self, start: tuple[int, str] | None) -> bool:
+    def _step(self, start: list[tuple[int, str]]) -> set[int]:
         with self._lock, self.store.transaction() as session:
-            finished, started = hand_over(session, self.owner, finish=self._prev, start=start, now=self.now,
-                                          max_attempts=MAX_ATTEMPTS)
-            if self._prev is not None and finished is not None:
-                self.stored[self._prev[0]] = finished
-            self._prev = None
+            finished, started = hand_over_many(session, self.owner, finish=self._prev, start=start,
+                                               now=self.now, max_attempts=MAX_ATTEMPTS)
+            self.stored.update(finished)
+            self._prev = []
         return started
 
     def deliver(self, item: Outgoing) -> DeliveryResult:
-        if not self._step((item.digest_id, self.message_ids[item.digest_id])):
-            return DeliveryResult("skipped", "another run took over this digest")
-        try:
-            result = self.backend.deliver(item)
-        except Exception as exc:  # a backend bug: whether it left is unknown, so never resend
-            log.exception("delivery of digest %s crashed", item.digest_id)
-            result = DeliveryResult("unknown", f"{type(exc).__name__}: {exc}")
-        self._prev = (item.digest_id, result.status, result.error)
-        return result
+        return self.deliver_many([item])[0]
+
+    def deliver_many(self, items: list[Outgoing]) -> list[DeliveryResult]:
+        started = self._step([(item.digest_id, self.message_ids[item.digest_id]) for item in items])
+        results = []
+        for item in items:
+            if item.digest_id not in started:
+                results.append(DeliveryResult("skipped", "another run took over this digest"))
+                continue
+            try:
+                result = self.backend.deliver(item)
+            except Exception as exc:  # a backend bug: whether it left is unknown, so never resend
+                log.exception("delivery of digest %s crashed", item.digest_id)
+                result = DeliveryResult("unknown", f"{type(exc).__name__}: {exc}")
+            self._prev.append((item.digest_id, result.status, result.error))
+            results.append(result)
+        return results
 
     def flush(self) -> None:
-        if self._prev is not None:
-            self._step(None)
+        if self._prev:
+            self._step([])
 
 
 def _item_infos(pairs: list) -> list[ItemInfo]:  # type: ignore[type-arg]
@@ -210,7 +228,7 @@ def _deliver_chunk(store: Store, settings: Settings, part: list[tuple[ReaderInfo
         with store.transaction() as session:
             release_claims(session, owner, sorted(claimed))
         raise
-    worker = DeliveryWorker(tracker)  # type: ignore[arg-type]
+    worker = DeliveryWorker(tracker, depth=HAND_OVER_GROUP, group=HAND_OVER_GROUP)  # type: ignore[arg-type]
     try:
         for reader, digest_id, period in part:
             if digest_id not in claimed:

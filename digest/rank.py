@@ -76,19 +76,22 @@ def rank_readers(
     results: list[tuple[PreparedReader, list[ItemInfo], str]] = []
     for (ids, threshold), members in groups.items():
         pool = [pid for pid in ids if pid in papers]
-        rankable = [m for m in members if set(pool) - m.seen]
-        for m in members:
-            if m not in rankable:
-                since = m.since.strftime("%Y-%m-%d %H:%M UTC")
-                note = (f"no new papers since {since}" if not pool else
-                        f"all {len(pool)} new papers since {since} were already sent or rated")
-                results.append((m, [], note))
+        pool_set = set(pool)
+        rankable: list[PreparedReader] = []
+        for m in members:  # one pass: a membership test on the list would be quadratic in readers
+            if pool_set and (len(m.seen) < len(pool_set) or not pool_set <= m.seen):
+                rankable.append(m)
+                continue
+            since = m.since.strftime("%Y-%m-%d %H:%M UTC")
+            note = (f"no new papers since {since}" if not pool else
+                    f"all {len(pool)} new papers since {since} were already sent or rated")
+            results.append((m, [], note))
         if not rankable:
             continue
         ranker = ranker or ranker_factory()
         frame = papers_frame([papers[pid] for pid in pool])
         k = max(m.reader.digest_size for m in rankable)
-        exclude = {str(m.reader.id): set(m.seen) & set(pool) for m in rankable}
+        exclude = {str(m.reader.id): m.seen & pool_set for m in rankable}
         ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude,
                              threshold=threshold)
         weak: list[PreparedReader] = []

@@ -1,7 +1,7 @@
 """Claims on digest rows: who delivers a digest, and what a crash leaves behind.
 
-``pending -> claimed`` (:func:`claim_many`, a chunk at once) -> ``sending`` (:func:`hand_over`, right
-before the message goes to the backend, in the same transaction that records the previous message)
+``pending -> claimed`` (:func:`claim_many`, a chunk at once) -> ``sending`` (:func:`hand_over_many`,
+right before a few messages go to the backend, in the same transaction that records the ones before)
 -> ``sent | failed | unknown``, or back to ``pending`` when nothing was handed over. Every move is a
 conditional UPDATE on the status and the owner, so of two runs — or a queue redelivering a chunk —
 exactly one delivers a digest, and a run that lost its claim to a takeover changes nothing.
@@ -23,6 +23,7 @@ __all__ = [
     "claim_many",
     "claimed_rows",
     "hand_over",
+    "hand_over_many",
     "release_claims",
     "settle_claimed",
     "stamp_enqueued",
@@ -57,25 +58,53 @@ def claim_many(session: Session, digest_ids: Sequence[int], owner: str, now: dt.
 def hand_over(session: Session, owner: str, *, finish: tuple[int, str, str | None] | None = None,
               start: tuple[int, str] | None = None, now: dt.datetime | None = None,
               max_attempts: int = 5) -> tuple[tuple[str, str | None] | None, bool]:
-    """Record the message just delivered and mark the next one ``sending``, in one transaction.
+    """:func:`hand_over_many` for one message: (stored status of ``finish``, whether ``start`` moved)."""
+    stored, started = hand_over_many(session, owner, finish=[finish] if finish else (),
+                                     start=[start] if start else (), now=now, max_attempts=max_attempts)
+    return (stored[finish[0]] if finish else None), bool(start and start[0] in started)
 
-    ``finish`` = (digest id, outcome, error) of the message that was in flight: ``sent``, ``failed``,
+
+def hand_over_many(session: Session, owner: str, *, finish: Sequence[tuple[int, str, str | None]] = (),
+                   start: Sequence[tuple[int, str]] = (), now: dt.datetime | None = None,
+                   max_attempts: int = 5) -> tuple[dict[int, tuple[str, str | None]], set[int]]:
+    """Record the messages just delivered and mark the next few ``sending``, in one transaction.
+
+    ``finish`` = (digest id, outcome, error) of the messages that were in flight: ``sent``, ``failed``,
     ``unknown``, or ``deferred`` (nothing was handed over: back to ``pending``, or ``failed`` once it
     was tried ``max_attempts`` times). ``start`` = (digest id, Message-ID) about to be handed to the
-    backend; it moves ``claimed -> sending`` only while ``owner`` still holds the claim.
+    backend; each moves ``claimed -> sending`` only while ``owner`` still holds the claim.
 
-    Returns (stored status and error of ``finish`` or None, whether ``start`` moved to ``sending``).
-    Doing both in one transaction is what bounds a crash to one ``sending`` (then ``unknown``) digest.
+    Returns (stored status and error per finished id, the ids of ``start`` that moved to ``sending``).
+    Doing both in one transaction is what bounds a crash to the ``sending`` digests of one call (then
+    ``unknown``); the caller chooses how many that is.
     """
-    stored: tuple[str, str | None] | None = None
-    if finish is not None:
-        stored = _finish(session, owner, *finish, now=now, max_attempts=max_attempts)
-    if start is None:
-        return stored, False
-    result = session.execute(
-        update(Digest).where(Digest.id == start[0], Digest.status == "claimed", Digest.claimed_by == owner)
-        .values(status="sending", message_id=start[1]).execution_options(synchronize_session=False))
-    return stored, result.rowcount == 1
+    stored: dict[int, tuple[str, str | None]] = {}
+    sent = [digest_id for digest_id, outcome, error in finish if outcome == "sent" and error is None]
+    for part in chunked(sent):  # the common case, in bulk
+        session.execute(update(Digest).where(
+            Digest.id.in_(part), Digest.status.in_(("claimed", "sending")), Digest.claimed_by == owner)
+            .values(status="sent", error=None, sent_at=now or utcnow())
+            .execution_options(synchronize_session=False))
+    stored.update((digest_id, ("sent", None)) for digest_id in sent)
+    for digest_id, outcome, error in finish:
+        if digest_id not in stored:
+            stored[digest_id] = _finish(session, owner, digest_id, outcome, error, now=now,
+                                        max_attempts=max_attempts)
+    started: set[int] = set()
+    # The rows this very statement moved (RETURNING), not a re-read: two runs of one process share
+    # an owner, and only the status change tells whose move it was.
+    returning = session.get_bind().dialect.update_returning
+    for part in chunked(list(start)) if returning else ([one] for one in start):
+        ids = [digest_id for digest_id, _ in part]
+        message_id = case({digest_id: mid for digest_id, mid in part}, value=Digest.id)
+        stmt = (update(Digest).where(Digest.id.in_(ids), Digest.status == "claimed",
+                                     Digest.claimed_by == owner)
+                .values(status="sending", message_id=message_id).execution_options(synchronize_session=False))
+        if returning:
+            started.update(session.scalars(stmt.returning(Digest.id)))
+        elif session.execute(stmt).rowcount == 1:
+            started.add(ids[0])
+    return stored, started
 
 
 def _finish(session: Session, owner: str, digest_id: int, outcome: str, error: str | None, *,
