@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import sqlite3
@@ -255,6 +254,11 @@ class FeedbackProbe:
                 "max_ms": round(lat[-1], 1) if lat else None}
 
 
+def _reset_peak() -> None:
+    """Start a new peak-memory measurement of this process (Linux: VmHWM back to the current RSS)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def _free_port() -> int:
     import socket
 
@@ -281,8 +285,9 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
         period = f"batch:{newest_batch(session, dt.datetime.now(dt.UTC))[0]}"
     store.close()
     # Baseline first, on a copy taken now: the batched `digest send` path, same readers, same period.
-    base_sent, base_s, base_cpu = 0, float("nan"), float("nan")
+    base_sent, base_s, base_cpu, base_peak = 0, float("nan"), float("nan"), None
     if baseline:
+        _reset_peak()
         base_settings = load_settings(env=env | {"PAPERDIGEST_DATABASE_URL": _copy_db(db_url)})
         base_store = Store.open(base_settings)
         b0, c0 = time.perf_counter(), time.process_time()
@@ -290,6 +295,7 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
                                  period_for=lambda _r, _n: period).sent
         base_s, base_cpu = time.perf_counter() - b0, time.process_time() - c0
         base_store.close()
+        base_peak = round(_hwm_mib(os.getpid()))
 
     procs: list[subprocess.Popen] = []
     peaks: dict[int, float] = {}
@@ -308,6 +314,7 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
     probe = FeedbackProbe(env, settings, readers, feedback_rate) if feedback_rate else None
     if probe:
         probe.start()
+    _reset_peak()  # the tick's own peak, not the baseline's or the set-up's
     t1, c1 = time.perf_counter(), time.process_time()
     tick = service.tick()
     while workers:
@@ -335,7 +342,7 @@ def cycle(env: dict[str, str], db_url: str, readers: int, batch: int, workers: i
             # CPU seconds of this process: comparable on a machine shared with other jobs (in-process only).
             "tick_cpu_ms_per_digest": round(1000 * tick_cpu / max(done, 1), 2),
             "baseline_cpu_ms_per_digest": (round(1000 * base_cpu / base_sent, 2) if base_sent else None),
-            "peak_mib_clock": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_mib_clock": round(_hwm_mib(os.getpid())), "peak_mib_baseline": base_peak,
             "peak_mib_workers": [round(v) for v in peaks.values()], "feedback_during_tick": feedback}
 
 

@@ -23,6 +23,10 @@ from paperdigest.store.models import Paper
 __all__ = ["WEAK_PICKS", "PreparedReader", "nothing_strong", "rank_readers", "reader_threshold"]
 
 _CHUNK = 200
+# Readers per ``rank`` call. The ranker holds a few dense (readers x candidates) arrays per call, so
+# one call for 100,000 readers would peak at over a gigabyte; slices of this size keep it to ~150 MiB
+# and cost a few candidate set-ups (featurizing 500 papers) per 100,000 readers.
+RANK_SLICE = 10_000
 # Papers in a "nothing strong today" digest (when the reader prefers a note to no digest).
 WEAK_PICKS = 3
 
@@ -92,8 +96,8 @@ def rank_readers(
         frame = papers_frame([papers[pid] for pid in pool])
         k = max(m.reader.digest_size for m in rankable)
         exclude = {str(m.reader.id): m.seen & pool_set for m in rankable}
-        ranked = ranker.rank([str(m.reader.id) for m in rankable], frame, k=k, exclude=exclude,
-                             threshold=threshold)
+        ranked = _rank_sliced(ranker, [str(m.reader.id) for m in rankable], frame, k=k,
+                              exclude=exclude, threshold=threshold)
         weak: list[PreparedReader] = []
         for m in rankable:
             items = _items(ranked.get(str(m.reader.id), []), papers, m)
@@ -104,8 +108,8 @@ def rank_readers(
                                      f" of {threshold:g} (the reader's threshold)")
             results.append((m, items, note))
         if weak:  # "nothing strong today": the best few, each marked as a weaker match
-            best = ranker.rank([str(m.reader.id) for m in weak], frame, k=WEAK_PICKS,
-                               exclude={str(m.reader.id): exclude[str(m.reader.id)] for m in weak})
+            best = _rank_sliced(ranker, [str(m.reader.id) for m in weak], frame, k=WEAK_PICKS,
+                                exclude={str(m.reader.id): exclude[str(m.reader.id)] for m in weak})
             for m in weak:
                 items = _items(best.get(str(m.reader.id), []), papers, m, weak=True)[:WEAK_PICKS]
                 note = "" if items else (f"none of the {len(pool)} new papers reached a like probability"
@@ -114,6 +118,16 @@ def rank_readers(
     if not dry_run:
         _record(store, results)
     return results
+
+
+def _rank_sliced(ranker: Ranker, readers: list[str], frame: Any, *, k: int,
+                 exclude: dict[str, set[str]], threshold: float | None = None) -> dict[str, list[Any]]:
+    """``ranker.rank`` over ``readers`` in slices of :data:`RANK_SLICE` (each reader is scored alone)."""
+    ranked: dict[str, list[Any]] = {}
+    for part in chunked(readers, RANK_SLICE):
+        ranked.update(ranker.rank(part, frame, k=k, exclude={r: exclude[r] for r in part},
+                                  threshold=threshold))
+    return ranked
 
 
 def _items(recs: list[Any], papers: dict[str, Paper], m: PreparedReader, *,

@@ -2,8 +2,8 @@
 
 A run has four steps, each in short transactions so a crash leaves nothing half written:
 
-0. *recover* — digests claimed by a run that is gone go back to ``pending``; the one it had in flight
-   becomes ``unknown`` (:func:`digest.dispatch.recover_claims`);
+0. *recover* — digests claimed by a run that is gone go back to ``pending``; the few it had in flight
+   (at most ``HAND_OVER_GROUP``) become ``unknown`` (:func:`digest.dispatch.recover_claims`);
 1. *prepare* — for every reader, the digest row of (reader, period) is found or created ``pending``
    and filled with the ranked papers (or marked ``empty`` with the reason); readers whose candidate
    window is the same are ranked together;

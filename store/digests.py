@@ -2,8 +2,9 @@
 
 * ``claimed``: a run (its ``claimed_by`` owner) will deliver it; nothing was handed to the server yet,
   so if that run dies the digest goes back to ``pending`` and is sent by the next run.
-* ``sending``: handed to the delivery backend. Only the one message in flight is ever in this state;
-  if its run dies whether it left is unknowable, so it becomes ``unknown`` (never resent automatically).
+* ``sending``: handed to the delivery backend. Only the messages in flight are in this state (a run
+  moves a round of at most ``digest.dispatch.HAND_OVER_GROUP`` = 8 at a time); if its run dies whether
+  they left is unknowable, so they become ``unknown`` (never resent automatically).
 
 Every move is a conditional UPDATE (:mod:`store.claims`), so of two runs — or a queue redelivering a
 chunk — exactly one delivers a digest. ``empty`` records a period where nothing passed

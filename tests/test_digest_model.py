@@ -86,3 +86,38 @@ def test_an_old_pickle_model_is_refused_with_the_refit_advice(tfidf_store: Store
         load_model(tfidf_store, tfidf_store.settings)
     refit_model(tfidf_store, tfidf_store.settings)  # what the message advises
     assert model_info(tfidf_store.settings) is not None
+
+
+def test_ranking_in_slices_gives_every_reader_the_same_digest(tfidf_store: Store, monkeypatch) -> None:
+    """Readers are ranked a slice at a time to bound memory; each reader's picks must not change."""
+    from paperdigest.digest import rank as rank_module
+    from paperdigest.ranking.model_store import papers_frame
+    from paperdigest.store.digests import papers_by_id
+
+    papers = add_batch(tfidf_store, GRAPH + VISION, label="day1")
+    ids = add_readers(tfidf_store, ("ann@example.org", ["graph"]), ("bob@example.org", ["image"]),
+                      ("cy@example.org", []), ("dee@example.org", ["graph", "image"]))
+    with tfidf_store.transaction() as session:
+        record_feedback(session, ids[0], papers[0], "like", "cli")
+        record_feedback(session, ids[2], papers[-1], "like", "cli")
+        record_feedback(session, ids[3], papers[1], "dislike", "cli")
+    refit_model(tfidf_store, tfidf_store.settings)
+    cands = add_batch(tfidf_store, [("Graph pooling layers", "Pooling on graphs."),
+                                    ("Image super resolution", "Upscaling images."),
+                                    ("Message passing on graphs", "Graph networks pass messages."),
+                                    ("Diffusion models for images", "Image generation.")], label="day2")
+    model = load_model(tfidf_store, tfidf_store.settings)
+    with tfidf_store.transaction() as session:
+        frame = papers_frame(list(papers_by_id(session, cands).values()))
+    readers = [str(r) for r in ids]
+    exclude = {r: ({cands[0]} if r == readers[1] else set()) for r in readers}
+
+    def picks(recs: dict) -> dict[str, list[tuple[str, str, float]]]:
+        return {r: [(x.paper_id, x.reason, round(float(x.score), 6)) for x in v] for r, v in recs.items()}
+
+    whole = picks(model.rank(readers, frame, k=3, exclude=exclude))
+    monkeypatch.setattr(rank_module, "RANK_SLICE", 1)
+    sliced = picks(rank_module._rank_sliced(model, readers, frame, k=3, exclude=exclude))
+    assert sliced == whole
+    assert sum(len(v) for v in whole.values()) == 4 * 3  # the comparison is over real picks
+    assert cands[0] not in [pid for pid, _, _ in whole[readers[1]]]
