@@ -138,11 +138,12 @@ class ScoreBreakdown:
         The model's papers in the similarity view, rows unit-norm.
     paper_titles : ndarray of str, shape (n_papers,)
         Titles of the model's papers (for "similar to ‘…’").
-    neighbours : scipy.sparse.csr_matrix or None, shape (n_p, n_model_readers)
-        The personal readers' neighbour weights; None when the neighbour score is not blended
-        in or no candidate has likes.
-    candidate_likers : ndarray of float32 or None, shape (n_model_readers, n_c)
-        1 where a model reader liked the candidate (with ``neighbours``: "liked by N readers").
+    neighbours : scipy.sparse.csr_matrix or None, shape (n_p, n_needed)
+        The personal readers' neighbour weights over the model readers that are personal readers
+        or their neighbours (the only ones that matter); None when the neighbour score is not
+        blended in or no candidate has likes.
+    candidate_likers : ndarray of float32 or None, shape (n_needed, n_c)
+        1 where one of those readers liked the candidate (with ``neighbours``: "liked by N readers").
     fallback : FallbackInfo or None
         Reasons of the fallback rows; None when every reader is personal.
     keywords : dict of int to KeywordMatch
@@ -351,8 +352,9 @@ def score_breakdown(
         needed = np.flatnonzero(mask)
         pos_in = np.searchsorted(needed, needed_readers)
         blend = _content_blend(model, needed, feats)
+        graph_needed = sp.csr_matrix(graph[:, needed])
         if params.smooth:
-            mixed = np.asarray(graph[:, needed] @ blend)
+            mixed = np.asarray(graph_needed @ blend)
             total = zscore_rows((1 - params.smooth) * blend[pos_in] + params.smooth * mixed)
         else:  # validation chose no neighbour mix: skip the 100k x 500 sparse product
             total = zscore_rows(blend[pos_in])
@@ -360,11 +362,13 @@ def score_breakdown(
         collab_cols = np.flatnonzero(in_model)
         collab = np.zeros((len(personal), len(collab_cols)), dtype=np.float32)
         if in_model.any():
-            cand_pos = np.zeros((model.prefs_.shape[0], n_c), dtype=np.float32)
-            cand_pos[:, in_model] = (model.prefs_[:, cidx[in_model]] > 0).astype(np.float32).toarray()
-            knn = np.asarray(graph @ cand_pos, dtype=np.float32)
+            # Likes of the needed readers only: a (all readers x candidates) array would cost a
+            # queue worker's chunk of 200 readers as much as ranking 100,000.
+            cand_pos = np.zeros((len(needed), n_c), dtype=np.float32)
+            cand_pos[:, in_model] = (model.prefs_[needed][:, cidx[in_model]] > 0).astype(np.float32).toarray()
+            knn = np.asarray(graph_needed @ cand_pos, dtype=np.float32)
             if params.w_knn > 0:
-                neighbours, likers = graph, cand_pos
+                neighbours, likers = graph_needed, cand_pos
             knn_part = params.w_knn * zscore_rows(knn)
             total = total + knn_part
             collab += knn_part[:, collab_cols]

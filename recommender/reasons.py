@@ -136,9 +136,14 @@ def pick_reasons(
     liked_sim = np.full(top.shape, -np.inf, dtype=np.float32)
     sim = None
     if len(personal):
-        known = breakdown.paper_vectors
+        # Cosines of the liked papers only (rows of the others stay 0 and are never read): all the
+        # model's papers would cost a queue worker's small chunk more than its ranking.
+        used = np.unique(breakdown.history.indices)
+        known = breakdown.paper_vectors[used]
         known = known.toarray() if sp.issparse(known) else np.asarray(known)
-        sim = np.asarray(known @ breakdown.candidate_unit.T, dtype=np.float32)
+        n_papers, n_c = breakdown.paper_vectors.shape[0], breakdown.candidate_unit.shape[0]
+        sim = np.zeros((n_papers, n_c), dtype=np.float32)
+        sim[used] = known @ breakdown.candidate_unit.T
         liked_col[personal], liked_sim[personal] = _best_liked(breakdown.history, top[personal], sim)
     # Collaborative part and "liked by N" count at each personal pick.
     collab = np.zeros(top.shape, dtype=np.float32)
