@@ -40,6 +40,7 @@ from paperdigest.store import Store
 from paperdigest.store.models import Digest, Interaction, Paper, Reader
 from paperdigest.store.papers import NewBatch, NewPaper, upsert_batch
 from paperdigest.store.readers import ReaderFields
+from sqlalchemy import text
 
 TOPICS = ["graph neural networks", "image segmentation", "language models", "robot learning",
           "reinforcement learning", "speech recognition", "protein folding", "recommender systems"]
@@ -115,6 +116,11 @@ def setup(env: dict[str, str], readers: int, likes: int, history: int) -> None:
                 session.execute(Interaction.__table__.insert(), rows)
             done += len(rows)
             rows = []
+    if store.engine.dialect.name == "postgresql":
+        # A live database has been analysed by autovacuum long since; right after a bulk load the
+        # planner has no statistics yet and a run copied from it would time bad plans.
+        with store.transaction() as session:
+            session.execute(text("ANALYZE"))
     from paperdigest.ranking import refit_model
 
     started = time.perf_counter()

@@ -351,13 +351,13 @@ def score_breakdown(
         mask[graph.indices] = True
         needed = np.flatnonzero(mask)
         pos_in = np.searchsorted(needed, needed_readers)
-        blend = _content_blend(model, needed, feats)
         graph_needed = sp.csr_matrix(graph[:, needed])
         if params.smooth:
+            blend = _content_blend(model, needed, feats)
             mixed = np.asarray(graph_needed @ blend)
             total = zscore_rows((1 - params.smooth) * blend[pos_in] + params.smooth * mixed)
-        else:  # validation chose no neighbour mix: skip the 100k x 500 sparse product
-            total = zscore_rows(blend[pos_in])
+        else:  # validation chose no neighbour mix: the neighbours' content scores are not needed
+            total = zscore_rows(_content_blend(model, needed_readers, feats))
         in_model = cidx >= 0
         collab_cols = np.flatnonzero(in_model)
         collab = np.zeros((len(personal), len(collab_cols)), dtype=np.float32)
