@@ -166,7 +166,7 @@ def tune_blend(
         powers = _SIZE_POWERS if name in ADAPTIVE_VIEWS else (0.0,)
 
         def view_scores(option: tuple[float, float]) -> np.ndarray:
-            view = RidgeView(name, option[0], option[1], params.n_ref).fit_gram(gram)  # noqa: B023
+            view = RidgeView(name, option[0], option[1], params.n_ref).fit_gram(gram, len(obs_train))  # noqa: B023
             return zscore_rows(view.scores(train[needed], x, x[val]))  # noqa: B023 (called at once)
 
         crit, (params.alphas[name], params.size_powers[name]), zs[name] = _pick(
