@@ -302,6 +302,13 @@ def tune_blend(
         similarity = np.asarray(sim.toarray() if sp.issparse(sim) else sim, dtype=np.float32)
         # A fixed seed: drawing from ``rng`` here would change the warm split chosen below.
         samples.append(CalibrationSample(content, similarity, likes, f0.truth.toarray() > 0, random_state=0))
+        for i, (f, c) in enumerate(zip(folds[1:], contents[1:], strict=True), start=2):
+            # Every split's cold scores calibrate: a small store has few held-out likes in each.
+            s_f = _profiles((f.train[f.readers] > 0).astype(np.float32), features[knn_view]) @ normalize(
+                features[knn_view][f.val]).T
+            samples.append(CalibrationSample(
+                c, np.asarray(s_f.toarray() if sp.issparse(s_f) else s_f, dtype=np.float32),
+                np.diff((f.train[f.readers] > 0).tocsr().indptr), f.truth.toarray() > 0, random_state=i))
 
     # Warm check: a share of readers has reacted to the held-out papers already.
     warm = rng.random(n_readers) < warm_fraction
