@@ -25,6 +25,7 @@ __all__ = [
     "FactorMap",
     "NeighbourFactorMap",
     "RandomFourierMap",
+    "RidgeSolver",
     "RidgeView",
     "keyword_scores",
     "keyword_similarity",
@@ -113,14 +114,18 @@ def map_view(features: Any) -> str:
     return "embedding_rbf" if "embedding_rbf" in features else "tfidf"
 
 
-def ridge_lambda(gram: np.ndarray, alpha: float) -> float:
-    """Ridge penalty relative to the mean eigenvalue of ``X'X`` (``gram``, shape ``(f, f)``).
+def ridge_lambda(gram: np.ndarray, alpha: float, n_rows: int | None = None) -> float:
+    """Ridge penalty relative to the mean non-zero eigenvalue of ``X'X`` (``gram``, shape ``(f, f)``).
 
-    ``lam = alpha * trace(X'X) / f`` transfers between corpora of different size; the floor keeps
-    an all-zero view (no vocabulary) solvable.
+    ``lam = alpha * trace(X'X) / rank`` transfers between corpora of different size. The rank is at
+    most ``min(n_rows, f)``: with fewer observed papers than features (a young store: 1,000 liked
+    papers, 4,000 TF-IDF terms) most eigenvalues are zero, and dividing by ``f`` would make the
+    penalty a fraction of every real eigenvalue, i.e. almost no shrinkage. Without ``n_rows`` the
+    rank is taken as ``f``. The floor keeps an all-zero view (no vocabulary) solvable.
     """
     f = gram.shape[0]
-    return alpha * max(float(np.trace(gram)) / max(f, 1), 1e-6)
+    rank = min(f, n_rows) if n_rows is not None else f
+    return alpha * max(float(np.trace(gram)) / max(rank, 1), 1e-6)
 
 
 def unit_dense(x: Any) -> np.ndarray:
@@ -186,6 +191,65 @@ def _gram(x: Any) -> np.ndarray:
     return np.asarray(g.toarray() if sp.issparse(g) else g, dtype=np.float64)
 
 
+def _dense(x: Any, dtype: Any = np.float64) -> np.ndarray:
+    return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=dtype)
+
+
+class RidgeSolver:
+    """Ridge solves ``(X'X + lam I)^-1`` over one set of observed rows ``X``, for any penalty.
+
+    With fewer rows than features (``n < f``) everything goes through the ``n x n`` kernel ``XX'``
+    instead of the ``f x f`` Gram matrix, by the push-through identity
+    ``(X'X + lam I)^-1 = (I - X'(XX' + lam I)^-1 X) / lam``: the same solution, at a cost of
+    ``n^3`` instead of ``f^3``. The penalty is :func:`ridge_lambda` of ``alpha``.
+    """
+
+    def __init__(self, x_observed: Any) -> None:
+        self.x = x_observed
+        n, f = x_observed.shape
+        self.dual = n < f
+        if self.dual:
+            k = x_observed @ x_observed.T
+            self.matrix = _dense(k)
+        else:
+            self.matrix = _gram(x_observed)
+        trace = float(np.trace(self.matrix))
+        self.scale = max(trace / max(min(n, f), 1), 1e-6)
+
+    def lam(self, alpha: float) -> float:
+        return alpha * self.scale
+
+    def _solve(self, alpha: float, rhs: np.ndarray) -> np.ndarray:
+        a = self.matrix + self.lam(alpha) * np.eye(self.matrix.shape[0])
+        return np.linalg.solve(a, rhs)
+
+    def precision(self, alpha: float) -> np.ndarray:
+        """``(X'X + lam I)^-1``, shape ``(f, f)``, float32."""
+        f = self.x.shape[1]
+        if not self.dual:
+            return self._solve(alpha, np.eye(f)).astype(np.float32)
+        xd = _dense(self.x)
+        inner = self._solve(alpha, xd)  # (n, f)
+        out = -(xd.T @ inner)
+        out[np.diag_indices(f)] += 1.0
+        return (out / self.lam(alpha)).astype(np.float32)
+
+    def coefficients(self, alpha: float, target: np.ndarray) -> np.ndarray:
+        """``(X'X + lam I)^-1 X' target`` for ``target`` of shape ``(n, t)``: shape ``(f, t)``."""
+        if self.dual:
+            return np.asarray(self.x.T @ self._solve(alpha, np.asarray(target, dtype=np.float64)))
+        return self._solve(alpha, np.asarray(self.x.T @ target, dtype=np.float64))
+
+    def scores(self, alpha: float, profiles: Any, x_cand: Any) -> np.ndarray:
+        """``profiles (X'X + lam I)^-1 x_cand'``: ``profiles`` are ``Y X_known``, shape ``(r, f)``."""
+        if not self.dual:
+            right = self._solve(alpha, _dense(x_cand).T)
+            return np.asarray(profiles @ right, dtype=np.float32)
+        direct = _dense(profiles @ x_cand.T)
+        through = _dense(profiles @ self.x.T) @ self._solve(alpha, _dense(self.x @ x_cand.T))
+        return ((direct - through) / self.lam(alpha)).astype(np.float32)
+
+
 class RidgeView:
     """Shared-inverse ridge regression for one feature view.
 
@@ -194,8 +258,8 @@ class RidgeView:
     name : str
         View name used in weights and reports.
     alpha : float
-        Regularisation relative to the mean eigenvalue of ``X'X`` (so it transfers between
-        corpora of different size): ``lam = alpha * trace(X'X) / n_features``.
+        Regularisation relative to the mean non-zero eigenvalue of ``X'X`` (so it transfers
+        between corpora of different size): :func:`ridge_lambda`.
     """
 
     def __init__(
@@ -208,12 +272,20 @@ class RidgeView:
 
     def fit(self, x_observed: Any) -> RidgeView:
         """Prepare the solve from the ``(n_papers, n_features)`` observed rows."""
-        return self.fit_gram(_gram(x_observed))
+        if self.size_power:
+            return self.fit_gram(_gram(x_observed), x_observed.shape[0])
+        return self.fit_solver(RidgeSolver(x_observed))
 
-    def fit_gram(self, gram: np.ndarray) -> RidgeView:
-        """Same as :meth:`fit` from a precomputed Gram matrix (lets callers try many alphas)."""
+    def fit_solver(self, solver: RidgeSolver) -> RidgeView:
+        """Same as :meth:`fit` from a prepared :class:`RidgeSolver` (no per-reader penalty)."""
+        self.lam_ = solver.lam(self.alpha)
+        self.precision_ = solver.precision(self.alpha)
+        return self
+
+    def fit_gram(self, gram: np.ndarray, n_rows: int | None = None) -> RidgeView:
+        """Same as :meth:`fit` from a precomputed Gram matrix of ``n_rows`` observed rows."""
         f = gram.shape[0]
-        self.lam_ = ridge_lambda(gram, self.alpha)
+        self.lam_ = ridge_lambda(gram, self.alpha, n_rows)
         if self.size_power:
             # Per-reader regularisation needs the eigenbasis: lam_u = lam (n_ref / n_u)^power,
             # so readers with few likes are shrunk more than readers with long histories.
@@ -248,19 +320,20 @@ class FactorMap:
     Parameters
     ----------
     alpha : float
-        Regularisation relative to the mean eigenvalue of ``X'X``.
+        Regularisation relative to the mean non-zero eigenvalue of ``X'X`` (:func:`ridge_lambda`).
     """
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
 
-    def fit(self, x_observed: Any, item_factors: np.ndarray) -> FactorMap:
-        """Fit ``M`` with ``X M ~ V`` over papers that have factors; returns ``self``."""
-        gram = _gram(x_observed)
-        f = gram.shape[0]
-        lam = ridge_lambda(gram, self.alpha)
-        target = np.asarray(x_observed.T @ item_factors, dtype=np.float64)
-        self.map_ = np.linalg.solve(gram + lam * np.eye(f), target).astype(np.float32)
+    def fit(self, x_observed: Any, item_factors: np.ndarray,
+            solver: RidgeSolver | None = None) -> FactorMap:
+        """Fit ``M`` with ``X M ~ V`` over papers that have factors; returns ``self``.
+
+        ``solver``, a :class:`RidgeSolver` of ``x_observed``, lets callers fit many maps cheaply.
+        """
+        solver = solver or RidgeSolver(x_observed)
+        self.map_ = solver.coefficients(self.alpha, item_factors).astype(np.float32)
         return self
 
     def transform(self, x: Any) -> np.ndarray:

@@ -67,6 +67,12 @@ class StorePolicy:
             self.reactions_.setdefault(str(reader), {})[paper] = 1.0 if kind == "like" else -1.0
         return {str(r) for r in fresh["reader"]}
 
+    def _corpus_rows(self) -> tuple[list[str], list[str]]:
+        """Ids and texts of every paper in the store: the corpus a baseline's vocabulary is fitted on."""
+        with self.store.transaction() as session:
+            papers, _ = recommender_inputs(session)
+            return [p.id for p in papers], [_text(p.title, p.abstract or "") for p in papers]
+
     def _scores(self, reader: str, ids: list[str], texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
@@ -134,9 +140,7 @@ class EmbeddingPolicy(StorePolicy):
         return self.encoder_
 
     def _corpus(self) -> list[str]:
-        with self.store.transaction() as session:
-            papers, _ = recommender_inputs(session)
-            return [_text(p.title, p.abstract or "") for p in papers]
+        return self._corpus_rows()[1]
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         x = self._encoder().transform(texts)
@@ -167,12 +171,7 @@ class ContentPolicy(StorePolicy):
     def _setup(self) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        corpus_ids, corpus = [], []
-        with self.store.transaction() as session:
-            papers, _ = recommender_inputs(session)
-            for p in papers:
-                corpus_ids.append(p.id)
-                corpus.append(_text(p.title, p.abstract or ""))
+        corpus_ids, corpus = self._corpus_rows()
         # arxiv-sanity-lite's vectorizer settings: word uni/bigrams, sublinear tf, rare terms cut.
         self.tfidf_ = TfidfVectorizer(ngram_range=(1, 2), max_features=20_000, min_df=2,
                                       sublinear_tf=True, strip_accents="unicode")

@@ -1,10 +1,17 @@
-"""The views that place brand-new papers next to seen ones: factor maps and predicted popularity."""
+"""Ridge solves, and the views that place brand-new papers next to seen ones (maps, popularity)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
-from paperdigest.recommender.content import NeighbourFactorMap
+from paperdigest.recommender.content import (
+    FactorMap,
+    NeighbourFactorMap,
+    RidgeSolver,
+    RidgeView,
+    ridge_lambda,
+)
 from paperdigest.recommender.tuning import popularity_target
 
 
@@ -31,3 +38,31 @@ def test_neighbour_factor_map_handles_sparse_input_empty_batches_and_large_k() -
 def test_popularity_target_counts_likes_only() -> None:
     prefs = sp.csr_matrix(np.array([[1, -1, 0], [1, 1, 0], [0.3, 0, 0]], dtype=np.float32))
     assert np.allclose(popularity_target(prefs), np.log1p([3, 1, 0]))
+
+
+@pytest.mark.parametrize(("n", "f"), [(30, 80), (120, 40)])
+def test_ridge_solver_dual_and_primal_give_the_textbook_solution(n: int, f: int) -> None:
+    x = sp.random(n, f, density=0.1, random_state=1, format="csr", dtype=np.float32)
+    gram = (x.T @ x).toarray().astype(np.float64)
+    lam = ridge_lambda(gram, 2.0, n)
+    inverse = np.linalg.inv(gram + lam * np.eye(f))
+    solver = RidgeSolver(x)
+    assert solver.dual == (n < f)
+    assert solver.lam(2.0) == pytest.approx(lam)
+    assert np.allclose(solver.precision(2.0), inverse, atol=1e-5)
+    profiles = sp.random(5, f, density=0.3, random_state=2, format="csr")
+    cands = sp.random(7, f, density=0.2, random_state=3, format="csr")
+    assert np.allclose(solver.scores(2.0, profiles, cands), profiles @ inverse @ cands.T.toarray(), atol=1e-5)
+    target = np.random.default_rng(0).normal(size=(n, 3))
+    assert np.allclose(FactorMap(2.0).fit(x, target).map_, inverse @ (x.T @ target), atol=1e-5)
+    assert np.allclose(RidgeView("v", 2.0).fit(x).precision_, inverse, atol=1e-5)
+
+
+def test_ridge_penalty_is_relative_to_the_non_zero_eigenvalues() -> None:
+    # 10 orthonormal rows in 1,000 features: ten eigenvalues of 1, the rest 0. The penalty is
+    # alpha times the mean non-zero eigenvalue (1), not the mean over all features (0.01).
+    x = np.eye(1000)[:10]
+    gram = x.T @ x
+    assert ridge_lambda(gram, 3.0, n_rows=10) == pytest.approx(3.0)
+    assert ridge_lambda(gram, 3.0) == pytest.approx(0.03)
+    assert RidgeSolver(sp.csr_matrix(x)).lam(3.0) == pytest.approx(3.0)
