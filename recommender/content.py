@@ -27,6 +27,7 @@ __all__ = [
     "RandomFourierMap",
     "RidgeSolver",
     "RidgeView",
+    "gram_matrix",
     "keyword_scores",
     "keyword_similarity",
     "lead_view",
@@ -186,13 +187,13 @@ def _times_dense(x: Any, m: np.ndarray) -> np.ndarray:
     return np.asarray(np.asarray(x, dtype=np.float32) @ m, dtype=np.float32)
 
 
-def _gram(x: Any) -> np.ndarray:
-    g = x.T @ x
-    return np.asarray(g.toarray() if sp.issparse(g) else g, dtype=np.float64)
-
-
 def _dense(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=dtype)
+
+
+def gram_matrix(x: Any) -> np.ndarray:
+    """``X'X`` as a dense float64 array (sparse or dense ``x``)."""
+    return _dense(x.T @ x)
 
 
 class RidgeSolver:
@@ -212,7 +213,7 @@ class RidgeSolver:
             k = x_observed @ x_observed.T
             self.matrix = _dense(k)
         else:
-            self.matrix = _gram(x_observed)
+            self.matrix = gram_matrix(x_observed)
         trace = float(np.trace(self.matrix))
         self.scale = max(trace / max(min(n, f), 1), 1e-6)
 
@@ -273,7 +274,7 @@ class RidgeView:
     def fit(self, x_observed: Any) -> RidgeView:
         """Prepare the solve from the ``(n_papers, n_features)`` observed rows."""
         if self.size_power:
-            return self.fit_gram(_gram(x_observed), x_observed.shape[0])
+            return self.fit_gram(gram_matrix(x_observed), x_observed.shape[0])
         return self.fit_solver(RidgeSolver(x_observed))
 
     def fit_solver(self, solver: RidgeSolver) -> RidgeView:

@@ -22,6 +22,7 @@ from paperdigest.recommender.content import (
     NeighbourFactorMap,
     RidgeSolver,
     RidgeView,
+    gram_matrix,
     lead_view,
     map_view,
     zscore_rows,
@@ -215,7 +216,7 @@ def tune_blend(
     for name, x in features.items():
         powers = _SIZE_POWERS if name in ADAPTIVE_VIEWS else (0.0,)
         solvers[name] = [RidgeSolver(x[f.obs_train]) for f in folds]
-        grams = [_dense_gram(x[f.obs_train]) for f in folds] if any(powers) else []
+        grams = [gram_matrix(x[f.obs_train]) for f in folds] if any(powers) else []
         profiles = [f.train[f.needed] @ x for f in folds]
 
         def view_scores(option: tuple[float, float]) -> list[np.ndarray]:
@@ -344,11 +345,6 @@ def tune_blend(
         samples.append(CalibrationSample(c + best[1] * k + best[2] * a, similarity[sel], likes[sel],
                                          t.toarray() > 0, random_state=1))
     return params
-
-
-def _dense_gram(x: Any) -> np.ndarray:
-    gram = x.T @ x
-    return np.asarray(gram.toarray() if sp.issparse(gram) else gram, dtype=np.float64)
 
 
 def _profiles(likes: sp.csr_matrix, vectors: Any) -> Any:
