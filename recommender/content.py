@@ -179,6 +179,10 @@ class RandomFourierMap:
         return scale * np.cos(np.asarray(x, np.float32) @ self.weights_ + self.offset_)
 
 
+# Readers whose dislike corrections are computed together: bounds the (readers x features) arrays.
+_DISLIKE_BLOCK = 2048
+
+
 def _times_dense(x: Any, m: np.ndarray) -> np.ndarray:
     """``x @ m`` as float32; sparse ``x`` stays sparse (TF-IDF rows have a few dozen terms: densifying
     them first made a 500-paper batch cost a 4,000 x 4,000 x 500 product per call)."""
@@ -305,14 +309,84 @@ class RidgeView:
         return np.asarray(x_known @ right, dtype=np.float32)
 
     def scores(self, prefs: sp.csr_matrix, x_known: Any, x_cand: Any) -> np.ndarray:
-        """Return ``(n_readers, n_cand)`` ridge scores for the readers in ``prefs`` rows."""
+        """Return ``(n_readers, n_cand)`` ridge scores for the readers in ``prefs`` rows.
+
+        Positive entries of ``prefs`` are targets; a negative entry (a dislike) is an observed
+        zero of that reader's own regression (see :func:`dislike_correction`), not a target of -1.
+        """
+        prefs = sp.csr_matrix(prefs, dtype=np.float32)
+        pos, neg = split_dislikes(prefs)
+        rows = np.flatnonzero(np.diff(neg.indptr))  # readers with a dislike
         if self.precision_ is not None:
-            return np.asarray(prefs @ self.item_kernel(x_known, x_cand), dtype=np.float32)
-        profile = np.asarray(prefs @ x_known, dtype=np.float32) @ self.eigvec_
-        n_u = np.maximum(np.diff(sp.csr_matrix(prefs).indptr), 1).astype(np.float32)
+            out = np.asarray(pos @ self.item_kernel(x_known, x_cand), dtype=np.float32)
+            for block in _blocks(rows):
+                union = np.unique(neg[block].indices)
+                corr = dislike_correction(
+                    neg[block], _dense(pos[block] @ x_known, np.float32),
+                    _times_dense(x_known[union], self.precision_), _dense(x_known[union], np.float32))
+                out[block] -= _times_dense(x_cand, corr.T).T
+            return out
+        n_u = np.maximum(np.diff(pos.indptr), 1).astype(np.float32)  # likes (and clicks) only
         lam_u = self.lam_ * (self.n_ref / n_u) ** self.size_power
-        profile /= self.eigval_[None, :] + lam_u[:, None]
-        return profile @ _times_dense(x_cand, self.eigvec_).T
+        inv = 1.0 / (self.eigval_[None, :] + lam_u[:, None])
+        profile = _times_dense(pos @ x_known, self.eigvec_)
+        cand = _times_dense(x_cand, self.eigvec_)
+        out = (profile * inv) @ cand.T
+        for block in _blocks(rows):
+            rotated = _times_dense(x_known[np.unique(neg[block].indices)], self.eigvec_)
+            corr = dislike_correction(neg[block], profile[block], rotated, rotated, inv[block])
+            out[block] -= corr @ cand.T
+        return out
+
+
+def _blocks(rows: np.ndarray) -> list[np.ndarray]:
+    return [rows[i:i + _DISLIKE_BLOCK] for i in range(0, len(rows), _DISLIKE_BLOCK)]
+
+
+def split_dislikes(prefs: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """``prefs`` split into its positive part and the sizes of its negative entries (dislikes)."""
+    pos = prefs.maximum(0).tocsr()
+    neg = (-prefs).maximum(0).tocsr()
+    pos.eliminate_zeros()
+    neg.eliminate_zeros()
+    neg.sort_indices()
+    return pos, neg
+
+
+def dislike_correction(
+    neg: sp.csr_matrix, profile: np.ndarray, coords: np.ndarray, known: np.ndarray,
+    inv: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per reader, what a dislike changes in the ridge weights when it is an observed zero.
+
+    The shared ridge fits every reader's likes against all observed papers (target 1 on a like,
+    0 elsewhere). A dislike adds, for that reader only, one more observation of the disliked paper
+    with target 0, weighted by the dislike's size ``c`` (1 for a "Less like this"). By the Woodbury
+    identity the reader's weights become ``w - P X_D' b`` with
+    ``b = (diag(1/c) + X_D P X_D')^-1 X_D w`` (``X_D`` the disliked papers' rows,
+    ``P = (X'X + lam I)^-1``, ``w`` the likes-only weights): the model is pulled towards 0 on
+    the disliked papers in proportion to how much the likes favoured them, and so are papers
+    like them. ``b`` is clipped at 0: a dislike never raises what the likes scored below zero.
+    Measured against a target of -1 (which undid the likes of readers whose digests hold one hit
+    and a dislike next to their own topic) in ``benchmarks/bench_sim_proxy.py``.
+
+    ``neg`` holds each reader's dislike sizes ``c > 0`` (one row per reader, columns: paper
+    indices, sorted);
+    ``coords`` are the rows ``X_U P`` of the union ``U = unique(neg.indices)`` (or ``X_U V`` in an
+    eigenbasis, with the readers' inverse eigenvalues ``inv``), ``known`` the rows ``X_U`` in the
+    same basis, and ``profile`` the readers' likes-only ``Y X`` (rotated when ``inv`` is given).
+    Returns each reader's correction in that basis: the scores drop by ``corr @ x_cand'``.
+    """
+    union = np.unique(neg.indices)
+    corr = np.zeros((neg.shape[0], coords.shape[1]), dtype=np.float32)
+    for i in range(neg.shape[0]):
+        d = np.searchsorted(union, neg.indices[neg.indptr[i]:neg.indptr[i + 1]])
+        q = coords[d] if inv is None else coords[d] * inv[i]
+        gram = q @ known[d].T
+        weight = neg.data[neg.indptr[i]:neg.indptr[i + 1]]
+        b = np.maximum(np.linalg.solve(np.diag(1.0 / weight) + gram, q @ profile[i]), 0)
+        corr[i] = b @ q
+    return corr
 
 
 class FactorMap:

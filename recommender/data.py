@@ -20,9 +20,10 @@ __all__ = [
     "preference_matrix",
 ]
 
-# Target value of one interaction of each kind in the preference matrix. A click is a weak like;
-# a dislike pulls the content model away from that paper; -1 measured best of (0, -0.5, -1)
-# in benchmarks/bench_recommender_feedback.py.
+# Value of one interaction of each kind in the preference matrix. A click is a weak like. A
+# dislike is negative: the content ridge reads it as an observed zero of that reader, weighted by
+# its size (content.dislike_correction; a target of -1 undid the likes in the simulation's loop,
+# docs/simulation.md); ALS and the neighbour graph ignore it (positive feedback only).
 KIND_WEIGHTS: dict[str, float] = {"like": 1.0, "click": 0.3, "dislike": -1.0}
 
 

@@ -217,7 +217,10 @@ def tune_blend(
         powers = _SIZE_POWERS if name in ADAPTIVE_VIEWS else (0.0,)
         solvers[name] = [RidgeSolver(x[f.obs_train]) for f in folds]
         grams = [gram_matrix(x[f.obs_train]) for f in folds] if any(powers) else []
-        profiles = [f.train[f.needed] @ x for f in folds]
+        # Likes are the targets; a dislike is an observed zero at serving time (RidgeView.scores),
+        # which the shared-solver path here does not model, so neither path counts dislikes.
+        likes = [f.train[f.needed].maximum(0) for f in folds]
+        profiles = [t @ x for t in likes]
 
         def view_scores(option: tuple[float, float]) -> list[np.ndarray]:
             alpha, power = option
@@ -225,9 +228,9 @@ def tune_blend(
                 return [zscore_rows(s.scores(alpha, prof, x[f.val]))  # noqa: B023 (called at once)
                         for s, prof, f in zip(solvers[name], profiles, folds, strict=True)]  # noqa: B023
             out = []
-            for gram, f in zip(grams, folds, strict=True):  # noqa: B023
+            for gram, f, t in zip(grams, folds, likes, strict=True):  # noqa: B023
                 view = RidgeView(name, alpha, power, params.n_ref).fit_gram(gram, len(f.obs_train))  # noqa: B023
-                out.append(zscore_rows(view.scores(f.train[f.needed], x, x[f.val])))  # noqa: B023
+                out.append(zscore_rows(view.scores(t, x, x[f.val])))  # noqa: B023
             return out
 
         alphas = _VIEW_ALPHAS if solvers[name][0].dual else _ALPHAS

@@ -66,3 +66,62 @@ def test_ridge_penalty_is_relative_to_the_non_zero_eigenvalues() -> None:
     assert ridge_lambda(gram, 3.0, n_rows=10) == pytest.approx(3.0)
     assert ridge_lambda(gram, 3.0) == pytest.approx(0.03)
     assert RidgeSolver(sp.csr_matrix(x)).lam(3.0) == pytest.approx(3.0)
+
+
+def _textbook_with_zero_rows(x: np.ndarray, lam: float, y: np.ndarray, disliked: list[int],
+                             cands: np.ndarray, lam_u: float | None = None) -> np.ndarray:
+    """One reader's ridge with its dislikes as extra observations of target 0, solved directly."""
+    xd = x[disliked]
+    a = x.T @ x + (lam if lam_u is None else lam_u) * np.eye(x.shape[1]) + xd.T @ xd
+    return cands @ np.linalg.solve(a, x.T @ y)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("size_power", [0.0, 0.5])
+def test_a_dislike_is_an_observed_zero_of_that_readers_ridge(sparse: bool, size_power: float) -> None:
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(3, 12))
+    # Papers from three topics; reader 0 likes topic-0 papers and dislikes two more of topic 0 (the
+    # likes score those high, so the observed zero pulls them and their topic down); reader 1 has
+    # no dislike and must be scored exactly as before; reader 2 dislikes a paper of a topic it
+    # never liked, already scored below zero: the correction is clipped, nothing changes.
+    x = np.vstack([base[i % 3] + 0.3 * rng.normal(size=12) for i in range(30)]).astype(np.float64)
+    prefs = np.zeros((3, 30), dtype=np.float32)
+    prefs[0, [0, 3, 6, 9]] = 1
+    prefs[0, [12, 15]] = -1
+    prefs[1, [1, 4, 7]] = 1
+    prefs[2, [2, 5, 8]] = 1
+    cands = np.vstack([base[i % 3] + 0.3 * rng.normal(size=12) for i in range(9)])
+    known = sp.csr_matrix(x) if sparse else x
+    view = RidgeView("v", 1.0, size_power=size_power, n_ref=4.0).fit(known)
+    got = view.scores(sp.csr_matrix(prefs), known, sp.csr_matrix(cands) if sparse else cands)
+    lams = [view.lam_ * (4.0 / n) ** size_power for n in (4, 3, 3)]  # likes only
+    plain = [cands @ np.linalg.solve(x.T @ x + lams[r] * np.eye(12), x.T @ np.maximum(prefs[r], 0))
+             for r in range(3)]
+    expected0 = _textbook_with_zero_rows(x, view.lam_, prefs[0].clip(0), [12, 15], cands, lams[0])
+    assert np.allclose(got[0], expected0, atol=1e-4)
+    assert (got[0] < plain[0] - 1e-3)[[0, 3, 6]].all()  # topic 0 went down
+    assert np.allclose(got[1], plain[1], atol=1e-4)
+    prefs[2, 13] = -1  # topic 1, which reader 2's likes (topic 2) score below zero
+    clipped = view.scores(sp.csr_matrix(prefs), known, sp.csr_matrix(cands) if sparse else cands)[2]
+    lam2 = view.lam_ * (4.0 / 3) ** size_power
+    score_13 = x[13] @ np.linalg.solve(x.T @ x + lam2 * np.eye(12), x.T @ prefs[2].clip(0))
+    assert score_13 < 0
+    assert np.allclose(clipped, cands @ np.linalg.solve(x.T @ x + lam2 * np.eye(12), x.T @ prefs[2].clip(0)),
+                       atol=1e-4)
+
+
+def test_a_smaller_dislike_is_a_lighter_zero_observation() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(20, 8))
+    prefs = np.zeros((1, 20), dtype=np.float32)
+    prefs[0, [0, 1, 2]] = 1
+    prefs[0, [3, 4]] = [-0.5, -2.0]
+    cands = rng.normal(size=(6, 8))
+    view = RidgeView("v", 0.5).fit(x)
+    got = view.scores(sp.csr_matrix(prefs), x, cands)[0]
+    weighted = x[[3, 4]] * np.sqrt([[0.5], [2.0]])  # observation weight c: rows scaled by sqrt(c)
+    w = np.linalg.solve(x.T @ x + view.lam_ * np.eye(8) + weighted.T @ weighted, x.T @ prefs[0].clip(0))
+    plain = np.linalg.solve(x.T @ x + view.lam_ * np.eye(8), x.T @ prefs[0].clip(0))
+    assert (x[[3, 4]] @ plain > 0).all()  # both disliked papers pulled down (no clipping) ...
+    assert np.allclose(got, cands @ w, atol=1e-4)  # ... so it is exactly the weighted ridge
