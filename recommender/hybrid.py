@@ -307,7 +307,8 @@ class HybridRecommender:
         """Fold in new papers, feedback and keywords without a full refit.
 
         New feedback replaces the reader's earlier value for that paper, refreshes the reader's
-        neighbours and their ALS factors; ridge weights are shared and need no refit.
+        neighbours and their ALS factors, and the ALS factors of the papers it is about (so early
+        readers' likes of a new batch reach readers of similar taste); ridge weights are shared.
 
         Returns
         -------
@@ -355,7 +356,22 @@ class HybridRecommender:
             user_items.data = np.maximum(user_items.data, 0)
             user_items.eliminate_zeros()
             self.als_.partial_fit_users(touched, user_items)
+            self._fold_in_papers(np.unique(cols))
         return self
+
+    def _fold_in_papers(self, papers: np.ndarray) -> None:
+        """Give the papers whose feedback changed ALS factors from their likers (one ALS half-step).
+
+        A paper added after the fit had no factors, so the ALS part could not carry early readers'
+        likes of a new batch to readers of similar taste, although the warm check in tuning
+        (``tune_blend``) chose ``w_als`` for exactly that case. Papers between the old and the new
+        end of the factor table that nobody liked get zero factors (an ALS score of 0).
+        """
+        item_users = self.prefs_[:, papers].T.tocsr()
+        item_users.data = np.maximum(item_users.data, 0)
+        item_users.eliminate_zeros()
+        self.als_.partial_fit_items(papers, item_users)
+        self.n_als_papers_ = max(self.n_als_papers_, int(papers.max()) + 1)
 
     def _resize(self, n_readers: int, n_papers: int) -> None:
         self.prefs_ = grow(self.prefs_.tocsr(), (n_readers, n_papers))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from paperdigest.recommender import HybridRecommender, Recommendation
@@ -104,6 +105,29 @@ def test_collaborative_signal_lifts_what_similar_readers_liked() -> None:
     model.update(interactions=pd.DataFrame({"reader": [twin], "paper": ["hot"], "kind": ["like"]}))
     top = model.rank(["r0"], cands, k=2)["r0"]
     assert top[0].paper_id == "hot"
+
+
+def test_early_likes_of_a_new_paper_reach_similar_readers_through_als(tmp_path: Path) -> None:
+    papers, inter = synthetic_corpus(seed=1)
+    model = HybridRecommender(content="tfidf", random_state=0).fit(papers, inter)
+    model.params_.w_knn, model.params_.w_als = 0.0, 1.0  # the ALS part alone carries the lift
+    liked = set(inter.loc[inter.reader == "r0", "paper"])
+    twins = inter[inter.paper.isin(liked)].groupby("reader").size().drop("r0").nlargest(3).index
+    cands = pd.DataFrame({"id": ["hot", "cold"], "title": ["market price labor", "market price labor"]})
+    model.update(papers=cands)
+    even = model.score(["r0"], cands)[0]
+    assert even[0] == pytest.approx(even[1])  # same text, nobody's reaction yet
+    n_before = model.n_als_papers_
+    model.update(interactions=pd.DataFrame({"reader": list(twins), "paper": "hot", "kind": "like"}))
+    hot = model.paper_index_["hot"]
+    assert model.n_als_papers_ == hot + 1 > n_before
+    assert np.abs(model.als_.item_factors[hot]).sum() > 0
+    assert model.paper_index_["cold"] >= model.n_als_papers_  # nobody liked it: no factors
+    lifted = model.score(["r0"], cands)[0]
+    assert lifted[0] > lifted[1]
+    model.save(tmp_path / "m.bin")  # the folded-in factors persist
+    again = HybridRecommender.load(tmp_path / "m.bin").score(["r0"], cands)[0]
+    assert np.allclose(again, lifted, atol=1e-5)
 
 
 def test_save_and_load_round_trip(tmp_path: Path, model: HybridRecommender) -> None:
