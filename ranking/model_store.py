@@ -11,8 +11,10 @@ full refit. Nothing here runs inside a web request.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -113,11 +115,36 @@ def model_info(settings: Settings) -> dict[str, Any] | None:
     return read_extra(model_path)
 
 
+@dataclass
+class _Folded:
+    """A loaded model with the feedback since its watermark folded in, kept between calls."""
+
+    stamp: tuple[int, int, int]  # the model file's (inode, mtime_ns, size): a refit changes it
+    model: Any
+    applied: dict[tuple[str, str], str]  # (reader, paper) -> kind folded in since the watermark
+
+
+_FOLDED: dict[Path, _Folded] = {}
+_FOLDED_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def load_model(store: Store, settings: Settings) -> Ranker:
     """The saved model with newer feedback folded in; fits one first if none exists yet.
 
     Feedback newer than the watermark goes through ``update(interactions=...)`` (seconds, not a
     refit); new papers need no update because ``rank`` scores unseen candidates by content.
+
+    The folded model is kept in the process for the next call (the scheduler's next tick), which
+    then folds in only what changed since: a reaction that is new or different, and, as a value of
+    0, one withdrawn (an "unlike"). Reloading and refolding everything since the watermark each
+    tick grew with the feedback (a simulated day with 24 ticks: 18 s on day 1, 80 s on day 4);
+    a refit writes a new file, which is loaded afresh. The returned model is the kept one: callers
+    in one process must not rank with it while another call folds feedback into it.
     """
     model_path = _model_path(settings)
     info = model_info(settings)
@@ -126,14 +153,28 @@ def load_model(store: Store, settings: Settings) -> Ranker:
         info = model_info(settings) or {}
     from paperdigest.recommender import HybridRecommender
 
-    model = HybridRecommender.load(model_path, cache_dir=settings.cache_dir)
-    with store.read() as session:
-        fresh = interactions_frame(session, after_id=int(info.get("watermark_id") or 0))
-        readers = readers_frame([r for r in list_readers(session) if r.status != "unsubscribed"])
-        # Feedback may name papers ingested after the fit; the update adds those first.
-        papers = papers_frame(list(papers_by_id(session, list(fresh["paper"])).values()))
-    if len(fresh):
-        model.update(interactions=fresh, papers=papers, readers=readers)
-    else:
-        model.update(readers=readers)
+    with _FOLDED_LOCK:
+        with store.read() as session:
+            fresh = interactions_frame(session, after_id=int(info.get("watermark_id") or 0))
+            readers = readers_frame([r for r in list_readers(session) if r.status != "unsubscribed"])
+            pairs = zip(fresh["reader"], fresh["paper"], strict=True)
+            state = dict(zip(pairs, fresh["kind"], strict=True))
+            stamp, kept = _stamp(model_path), _FOLDED.get(model_path)
+            if kept is not None and kept.stamp == stamp:
+                model = kept.model
+                changed = [(r, p, k, 1.0) for (r, p), k in state.items() if kept.applied.get((r, p)) != k]
+                changed += [(r, p, "like", 0.0) for (r, p) in kept.applied if (r, p) not in state]
+                todo = pd.DataFrame(changed, columns=["reader", "paper", "kind", "weight"])
+            else:
+                model = HybridRecommender.load(model_path, cache_dir=settings.cache_dir)
+                todo = fresh
+            # Feedback may name papers ingested after the fit; the update adds those first.
+            new_papers = [p for p in dict.fromkeys(todo["paper"]) if p not in model.paper_index_]
+            papers = papers_frame(list(papers_by_id(session, new_papers).values()))
+        _FOLDED.pop(model_path, None)  # a failed update below must not leave a half-folded model
+        if len(todo):
+            model.update(interactions=todo, papers=papers, readers=readers)
+        else:
+            model.update(readers=readers)
+        _FOLDED[model_path] = _Folded(stamp, model, state)
     return model  # type: ignore[no-any-return]

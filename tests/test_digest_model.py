@@ -121,3 +121,48 @@ def test_ranking_in_slices_gives_every_reader_the_same_digest(tfidf_store: Store
     assert sliced == whole
     assert sum(len(v) for v in whole.values()) == 4 * 3  # the comparison is over real picks
     assert cands[0] not in [pid for pid, _, _ in whole[readers[1]]]
+
+
+def test_the_kept_model_folds_in_only_what_changed_and_matches_a_fresh_load(tfidf_store: Store) -> None:
+    """Between ticks the folded model is kept; the next load folds in new, changed and withdrawn
+    reactions, and ranks exactly like a model reloaded from the file with everything folded in."""
+    import numpy as np
+    from paperdigest.ranking import model_store
+    from paperdigest.ranking.model_store import papers_frame
+    from paperdigest.store.digests import papers_by_id
+
+    papers = add_batch(tfidf_store, GRAPH + VISION, label="day1")
+    ids = add_readers(tfidf_store, ("ann@example.org", []), ("bob@example.org", []), ("cy@example.org", []))
+    with tfidf_store.transaction() as session:
+        record_feedback(session, ids[0], papers[0], "like", "cli")
+        record_feedback(session, ids[1], papers[-1], "like", "cli")
+    settings = tfidf_store.settings
+    refit_model(tfidf_store, settings)
+    batch = add_batch(tfidf_store, [("Graph pooling layers", "Pooling on graphs."),
+                                    ("Image super resolution", "Upscaling images."),
+                                    ("Message passing on graphs", "Graph networks pass messages.")],
+                      label="day2")
+    with tfidf_store.transaction() as session:
+        frame = papers_frame(list(papers_by_id(session, batch).values()))
+        record_feedback(session, ids[2], batch[0], "like", "email")
+        record_feedback(session, ids[1], batch[1], "like", "email")
+    first = load_model(tfidf_store, settings)
+    with tfidf_store.transaction() as session:
+        record_feedback(session, ids[2], batch[2], "like", "email")     # new
+        record_feedback(session, ids[2], batch[0], "dislike", "email")  # changed
+        record_feedback(session, ids[1], batch[1], "unlike", "email")   # withdrawn
+    kept = load_model(tfidf_store, settings)
+    assert kept is first
+    prefs = kept.prefs_
+    row = {r: kept.reader_index_[str(r)] for r in ids}
+    col = {p: kept.paper_index_[p] for p in batch}
+    assert prefs[row[ids[2]], col[batch[2]]] == 1 and prefs[row[ids[2]], col[batch[0]]] == -1
+    assert prefs[row[ids[1]], col[batch[1]]] == 0
+    readers = [str(r) for r in ids]
+    scores = kept.score(readers, frame)
+    model_store._FOLDED.clear()  # as a new process would: reload the file, fold in everything
+    fresh = load_model(tfidf_store, settings)
+    assert fresh is not kept
+    assert np.allclose(fresh.score(readers, frame), scores, atol=1e-5)
+    refit_model(tfidf_store, settings)  # a new file: loaded afresh, not the kept object
+    assert load_model(tfidf_store, settings) is not fresh
