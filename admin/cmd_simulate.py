@@ -25,8 +25,9 @@ def simulate(
                                        help="Chance of 'Less like this' on a paper the reader did not save."),
     content: str = typer.Option("auto", "--content", help="Content backend: auto, embedding or tfidf."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split, readers and clicks."),
-    refit_every: int = typer.Option(0, "--refit-every", min=0,
-                                    help="Full hybrid refit every N days (0: fit once, fold feedback in)."),
+    refit_every: int = typer.Option(1, "--refit-every", min=0,
+                                    help="Full hybrid refit every N days, as production's nightly refit "
+                                         "(0: fit once, fold feedback in)."),
     out: Path = typer.Option(Path("simulation"), "--out", help="New or empty folder for the report."),
 ) -> None:
     """Simulate days of digests and feedback for each policy; report precision, recall and the lift."""

@@ -36,7 +36,7 @@ class SimulationConfig:
     dislike_rate: float = 0.1
     content: str = "auto"
     seed: int = 0
-    refit_every: int = 0
+    refit_every: int = 1  # a refit before each day, as production refits every 24 hours
 
 
 def parse_policies(text: str) -> tuple[str, ...]:

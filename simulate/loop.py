@@ -6,8 +6,8 @@ the file outbox, opens its ``.eml``, and presses "More like this" (a real ``POST
 under uvicorn on a loopback port) on every paper among their hidden saves and, with a set
 probability, "Less like this" on the others. The hybrid's model folds that feedback in at the next
 tick as in production (``ranking.load_model``: the saved model plus the light update with every
-reaction since its fit); a full refit every ``refit_every`` days is optional (0: only the first fit),
-because one refit costs minutes on a loaded 2-core machine and the fold-in carries the same feedback.
+reaction since its fit); a full refit every ``refit_every`` days (default 1: before each day, as
+production's ``refit_hours = 24``; 0: only the first fit, the fold-in alone carries the feedback).
 """
 
 from __future__ import annotations
@@ -177,7 +177,8 @@ def run_policy(home: Path, data: SimulationData, policy: str, *, feedback: bool,
         def ranker() -> Any:  # the saved model with the feedback since its fit folded in
             return load_model(store, service.settings)
     else:
-        ranker = partial(lambda fixed: fixed, make_policy(policy, store, random_state=seed, content=content))
+        ranker = partial(lambda fixed: fixed, make_policy(policy, store, random_state=seed, content=content,
+                                                   cache_dir=settings.cache_dir))
     results: list[DayResult] = []
     try:
         with _Server(settings, store) as base_url:
