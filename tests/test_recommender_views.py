@@ -125,3 +125,20 @@ def test_a_smaller_dislike_is_a_lighter_zero_observation() -> None:
     plain = np.linalg.solve(x.T @ x + view.lam_ * np.eye(8), x.T @ prefs[0].clip(0))
     assert (x[[3, 4]] @ plain > 0).all()  # both disliked papers pulled down (no clipping) ...
     assert np.allclose(got, cands @ w, atol=1e-4)  # ... so it is exactly the weighted ridge
+
+
+def test_dislike_corrections_in_blocks_equal_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperdigest.recommender import content
+
+    rng = np.random.default_rng(6)
+    x = sp.random(60, 40, density=0.2, random_state=7, format="csr", dtype=np.float32)
+    prefs = np.zeros((25, 60), dtype=np.float32)
+    for r in range(25):
+        liked, disliked = rng.choice(60, 6, replace=False).reshape(2, 3)
+        prefs[r, liked], prefs[r, disliked[: r % 4]] = 1, -1
+    view = RidgeView("v", 1.0).fit(x)
+    cands = sp.random(9, 40, density=0.3, random_state=8, format="csr", dtype=np.float32)
+    whole = view.scores(sp.csr_matrix(prefs), x, cands)
+    monkeypatch.setattr(content, "_DISLIKE_ROWS", 2)  # several readers per block, some alone
+    assert np.allclose(view.scores(sp.csr_matrix(prefs), x, cands), whole, atol=1e-5)
+    assert [len(b) for b in content._blocks(np.arange(4), np.array([1, 1, 3, 1]))] == [2, 1, 1]
