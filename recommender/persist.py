@@ -49,7 +49,7 @@ __all__ = ["FORMAT_VERSION", "SAVED_ATTRIBUTES", "load_model", "read_extra", "sa
 # 1: a pickle of the model's __dict__ (refused now: loading a pickle can run code).
 # 2: arrays + JSON in one .npz.
 # 3: + the like-probability calibrator (calibrator_).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _FORMAT = "paperdigest-recommender"
 _OLD_MAGIC = b"PAPERDIGEST-RECOMMENDER\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -59,7 +59,7 @@ SAVED_ATTRIBUTES: tuple[str, ...] = (
     *_HYPER, "cache_dir",  # cache_dir is not stored: it is the loader's choice
     "keywords_", "papers_", "paper_index_", "readers_", "reader_index_", "prefs_", "tfidf_",
     "encoder_", "rff_", "features_", "base_view_", "params_", "views_", "unit_", "graph_", "als_",
-    "n_als_papers_", "factor_map_", "knn_map_", "pop_map_", "calibrator_",
+    "n_als_papers_", "n_fit_papers_", "factor_map_", "knn_map_", "pop_map_", "calibrator_",
 )
 
 
@@ -133,6 +133,7 @@ def _state(model: HybridRecommender) -> tuple[dict[str, Any], dict[str, np.ndarr
         "views": views,
         "maps": maps,
         "n_als_papers": int(model.n_als_papers_),
+        "n_fit_papers": int(model.n_fit_papers_),
     }
     meta["calibrator"], cal_arrays = model.calibrator_.to_state()
     arrays.update({f"calibrator.{name}": a for name, a in cal_arrays.items()})
@@ -245,6 +246,7 @@ def _rebuild(cls: type[HybridRecommender], meta: dict[str, Any], arrays: dict[st
         model.als_ = als_from_factors(arrays["als.user_factors"], arrays["als.item_factors"],
                                       model.random_state)
     model.n_als_papers_ = int(meta["n_als_papers"])
+    model.n_fit_papers_ = int(meta["n_fit_papers"])
     maps = meta["maps"]
     model.factor_map_ = model.pop_map_ = model.knn_map_ = None
     if "factor_map" in maps:

@@ -141,7 +141,7 @@ def test_old_pickle_model_file_asks_for_a_refit(tmp_path: Path) -> None:
     # Format 1 was a header + pickle; it must be refused unread (a pickle can run code).
     path = tmp_path / "m.bin"
     path.write_bytes(b"PAPERDIGEST-RECOMMENDER\n" + (1).to_bytes(4, "big") + b"\x80\x05not read")
-    with pytest.raises(ModelFormatError, match=r"version 1; this paperdigest reads version 3 \(refit"):
+    with pytest.raises(ModelFormatError, match=r"version 1; this paperdigest reads version 4 \(refit"):
         HybridRecommender.load(path)
 
 

@@ -22,7 +22,7 @@ def model() -> HybridRecommender:
 def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender) -> None:
     # Adding state to the model (or to the file) must come with a new FORMAT_VERSION: when this
     # test fails, extend recommender/persist.py, bump the version and update the lists below.
-    assert FORMAT_VERSION == 3
+    assert FORMAT_VERSION == 4
     assert sorted(vars(model)) == sorted(SAVED_ATTRIBUTES)
     path = tmp_path / "m.npz"
     model.save(path)
@@ -41,7 +41,8 @@ def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender)
         *(["knn_map.factors", "knn_map.unit"] if model.knn_map_ is not None else []),
     ])
     assert sorted(meta) == ["calibrator", "encoder", "extra", "format", "hyper", "keywords", "maps",
-                            "n_als_papers", "papers", "params", "readers", "rff", "tfidf", "version", "views"]
+                            "n_als_papers", "n_fit_papers", "papers", "params", "readers", "rff", "tfidf",
+                            "version", "views"]
 
 
 def test_unsaved_state_cannot_be_saved(tmp_path: Path) -> None:
