@@ -59,7 +59,7 @@ SAVED_ATTRIBUTES: tuple[str, ...] = (
     *_HYPER, "cache_dir",  # cache_dir is not stored: it is the loader's choice
     "keywords_", "papers_", "paper_index_", "readers_", "reader_index_", "prefs_", "tfidf_",
     "encoder_", "rff_", "features_", "base_view_", "params_", "views_", "unit_", "graph_", "als_",
-    "n_als_papers_", "n_fit_papers_", "factor_map_", "knn_map_", "pop_map_", "calibrator_",
+    "n_als_papers_", "fit_liked_", "factor_map_", "knn_map_", "pop_map_", "calibrator_",
 )
 
 
@@ -90,6 +90,7 @@ def _state(model: HybridRecommender) -> tuple[dict[str, Any], dict[str, np.ndarr
         else:
             arrays[f"features.{name}"] = np.asarray(x)
     arrays["papers.upvotes"] = model.papers_["upvotes"].to_numpy()
+    arrays["fit_liked"] = np.asarray(model.fit_liked_, dtype=np.uint8)
     arrays["rff.weights"], arrays["rff.offset"] = model.rff_.weights_, model.rff_.offset_
     vectorizer = model.tfidf_.vectorizer_
     vocabulary = None
@@ -133,7 +134,6 @@ def _state(model: HybridRecommender) -> tuple[dict[str, Any], dict[str, np.ndarr
         "views": views,
         "maps": maps,
         "n_als_papers": int(model.n_als_papers_),
-        "n_fit_papers": int(model.n_fit_papers_),
     }
     meta["calibrator"], cal_arrays = model.calibrator_.to_state()
     arrays.update({f"calibrator.{name}": a for name, a in cal_arrays.items()})
@@ -246,7 +246,7 @@ def _rebuild(cls: type[HybridRecommender], meta: dict[str, Any], arrays: dict[st
         model.als_ = als_from_factors(arrays["als.user_factors"], arrays["als.item_factors"],
                                       model.random_state)
     model.n_als_papers_ = int(meta["n_als_papers"])
-    model.n_fit_papers_ = int(meta["n_fit_papers"])
+    model.fit_liked_ = arrays["fit_liked"].astype(bool)
     maps = meta["maps"]
     model.factor_map_ = model.pop_map_ = model.knn_map_ = None
     if "factor_map" in maps:

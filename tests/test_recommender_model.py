@@ -130,6 +130,22 @@ def test_early_likes_of_a_new_paper_reach_similar_readers_through_als(tmp_path: 
     assert np.allclose(again, lifted, atol=1e-5)
 
 
+def test_als_fold_in_takes_papers_without_likes_at_the_fit_only() -> None:
+    papers, inter = synthetic_corpus(seed=1)
+    unliked = sorted(set(papers["id"]) - set(inter["paper"]))[0]  # in the fit, liked by nobody
+    liked = inter["paper"].value_counts().index[0]
+    model = HybridRecommender(content="tfidf", random_state=0).fit(papers, inter)
+    col_unliked, col_liked = model.paper_index_[unliked], model.paper_index_[liked]
+    before = np.array(model.als_.item_factors)
+    fans = set(inter.loc[inter.paper == liked, "reader"])
+    likers = [r for r in inter["reader"].unique() if r not in fans][:3]
+    model.update(interactions=pd.DataFrame({"reader": likers * 2, "paper": [unliked] * 3 + [liked] * 3,
+                                            "kind": "like"}))
+    after = np.asarray(model.als_.item_factors)
+    assert not np.allclose(after[col_unliked], before[col_unliked])  # a batch liked after the refit
+    assert np.array_equal(after[col_liked], before[col_liked])  # the fit learnt this one already
+
+
 def test_save_and_load_round_trip(tmp_path: Path, model: HybridRecommender) -> None:
     path = tmp_path / "model.bin"
     model.save(path)

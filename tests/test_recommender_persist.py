@@ -30,7 +30,7 @@ def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender)
         names = sorted(npz.files)
         meta = json.loads(npz["meta"].tobytes())
     assert names == sorted([
-        "meta", "papers.upvotes", "rff.offset", "rff.weights", "tfidf.idf",
+        "meta", "papers.upvotes", "fit_liked", "rff.offset", "rff.weights", "tfidf.idf",
         "calibrator.coef", "calibrator.iso_x", "calibrator.iso_y",
         *(f"{m}.{part}" for m in ("prefs", "unit", "graph", "features.tfidf")
           for part in ("data", "indices", "indptr", "shape")),
@@ -41,7 +41,7 @@ def test_saved_attribute_set_is_pinned(tmp_path: Path, model: HybridRecommender)
         *(["knn_map.factors", "knn_map.unit"] if model.knn_map_ is not None else []),
     ])
     assert sorted(meta) == ["calibrator", "encoder", "extra", "format", "hyper", "keywords", "maps",
-                            "n_als_papers", "n_fit_papers", "papers", "params", "readers", "rff", "tfidf",
+                            "n_als_papers", "papers", "params", "readers", "rff", "tfidf",
                             "version", "views"]
 
 
