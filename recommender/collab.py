@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-__all__ = ["als_from_factors", "fit_als", "neighbour_graph", "unit_rows"]
+__all__ = ["als_from_factors", "fit_als", "neighbour_graph", "positive_part", "unit_rows"]
 
 # implicit's ALS settings; shared by the fit and by rebuilding a saved model's ALS from its factors.
 _ALS_REGULARIZATION = 0.05
@@ -21,7 +21,8 @@ _ALS_ALPHA = 10.0
 _ALS_ITERATIONS = 15
 
 
-def _positive(prefs: sp.csr_matrix) -> sp.csr_matrix:
+def positive_part(prefs: sp.csr_matrix) -> sp.csr_matrix:
+    """The likes (and clicks) of ``prefs`` as float32 CSR: negative entries (dislikes) dropped."""
     pos = prefs.copy().tocsr()
     pos.data = np.maximum(pos.data, 0).astype(np.float32)
     pos.eliminate_zeros()
@@ -45,7 +46,7 @@ def _top_k_rows(sim: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 def unit_rows(prefs: sp.csr_matrix) -> sp.csr_matrix:
     """Row-normalised positive feedback, the basis of reader-reader cosine similarity."""
-    return normalize(_positive(prefs), axis=1).astype(np.float32).tocsr()
+    return normalize(positive_part(prefs), axis=1).astype(np.float32).tocsr()
 
 
 def neighbour_graph(
@@ -108,7 +109,7 @@ def fit_als(prefs: sp.csr_matrix, factors: int = 64, random_state: int = 0) -> A
     with warnings.catch_warnings(), threadpool_limits(1, "blas"):
         warnings.simplefilter("ignore", RuntimeWarning)  # implicit's OpenBLAS thread advice
         model = _new_als(factors, random_state)
-        model.fit(_positive(prefs), show_progress=False)
+        model.fit(positive_part(prefs), show_progress=False)
     return model
 
 

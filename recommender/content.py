@@ -321,10 +321,10 @@ class RidgeView:
         if self.precision_ is not None:
             out = np.asarray(pos @ self.item_kernel(x_known, x_cand), dtype=np.float32)
             for block in _blocks(rows, np.diff(neg.indptr)[rows]):
-                union = np.unique(neg[block].indices)
+                disliked = x_known[np.unique(neg[block].indices)]
                 corr = dislike_correction(
                     neg[block], _dense(pos[block] @ x_known, np.float32),
-                    _times_dense(x_known[union], self.precision_), _dense(x_known[union], np.float32))
+                    _times_dense(disliked, self.precision_), _dense(disliked, np.float32))
                 out[block] -= _times_dense(x_cand, corr.T).T
             return out
         n_u = np.maximum(np.diff(pos.indptr), 1).astype(np.float32)  # likes (and clicks) only

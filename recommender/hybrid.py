@@ -22,7 +22,7 @@ from paperdigest.recommender.calibration import (
     leave_one_out_sample,
     profile_similarity,
 )
-from paperdigest.recommender.collab import fit_als, neighbour_graph, unit_rows
+from paperdigest.recommender.collab import fit_als, neighbour_graph, positive_part, unit_rows
 from paperdigest.recommender.content import (
     FactorMap,
     NeighbourFactorMap,
@@ -353,10 +353,7 @@ class HybridRecommender:
         neighbours = neighbour_graph(self.unit_, self.n_neighbours, touched)
         self.graph_ = replace_rows(self.graph_, touched, neighbours)
         if self.als_ is not None:
-            user_items = sp.csr_matrix(self.prefs_[touched][:, : self.n_als_papers_])
-            user_items.data = np.maximum(user_items.data, 0)
-            user_items.eliminate_zeros()
-            self.als_.partial_fit_users(touched, user_items)
+            self.als_.partial_fit_users(touched, positive_part(self.prefs_[touched][:, : self.n_als_papers_]))
             self._fold_in_papers(np.unique(cols))
         return self
 
@@ -378,10 +375,7 @@ class HybridRecommender:
         papers = papers[~fitted]
         if not len(papers):
             return
-        item_users = self.prefs_[:, papers].T.tocsr()
-        item_users.data = np.maximum(item_users.data, 0)
-        item_users.eliminate_zeros()
-        self.als_.partial_fit_items(papers, item_users)
+        self.als_.partial_fit_items(papers, positive_part(self.prefs_[:, papers].T))
         self.n_als_papers_ = max(self.n_als_papers_, int(papers.max()) + 1)
 
     def _resize(self, n_readers: int, n_papers: int) -> None:
